@@ -1,0 +1,1 @@
+"""Slack surface: Bolt app, listeners, Block Kit builders."""

@@ -1,0 +1,1 @@
+"""Adapters to the outside systems; each owns its wire format and error translation."""

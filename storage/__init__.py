@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, engine, migrations, the work queue, outbox and inbox."""
