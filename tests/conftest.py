@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from integrations.sandbox.server import RunningServer, serve_in_thread
+from storage.db import build_engine
+from storage.migrate import upgrade
 
 
 @pytest.fixture
@@ -23,3 +30,68 @@ def serve() -> Iterator[Callable[..., RunningServer]]:
     yield start
     for server in running:
         server.stop()
+
+
+# --- databases -------------------------------------------------------------------------------------------
+
+POSTGRES_URL = os.environ.get("HIREBRIDGE_TEST_POSTGRES_URL")
+
+
+@dataclass(frozen=True)
+class Database:
+    """A migrated, empty database for one test: its URL, schema (PostgreSQL) and engine."""
+
+    url: str
+    schema: str | None
+    engine: Engine
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+
+def _sqlite_database(tmp_path: Path) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path / 'hirebridge.db'}"
+    engine = build_engine(url)
+    upgrade(engine)
+    yield Database(url, None, engine)
+    engine.dispose()
+
+
+def _postgres_database() -> Iterator[Database]:
+    assert POSTGRES_URL
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = build_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine = build_engine(POSTGRES_URL, schema=schema)
+    upgrade(engine)
+    try:
+        yield Database(POSTGRES_URL, schema, engine)
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=[
+        pytest.mark.postgres,
+        pytest.mark.skipif(not POSTGRES_URL, reason="HIREBRIDGE_TEST_POSTGRES_URL is not set"),
+    ]),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database on every backend available: SQLite always, PostgreSQL when configured."""
+    gen = _sqlite_database(tmp_path) if request.param == "sqlite" else _postgres_database()
+    yield from gen
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    """A migrated SQLite database (for tests about behaviour, not backends)."""
+    yield from _sqlite_database(tmp_path)

@@ -1,0 +1,274 @@
+"""The SQLModel tables: tenants, candidates and their identities, applications, history, and the plumbing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, cast
+
+from sqlalchemy import JSON, Column, DateTime, Index, MetaData, Table, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# A naming convention makes constraint names stable, which SQLite batch migrations need.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core table of a model, for set-based statements (typed: SQLModel does not declare `__table__`)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on both backends (SQLite stores naive text; we restore the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def ts(nullable: bool = False, index: bool = False, default_now: bool = False) -> Any:
+    """A UTC timestamp column."""
+    kwargs: dict[str, Any] = {"default_factory": utcnow} if default_now else {"default": None}
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index), **kwargs)
+
+
+def json_col(default: Any = None) -> Any:
+    factory = dict if default is None else (lambda: default)
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
+
+
+class WorkState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class IdentityKind(StrEnum):
+    LINKEDIN = "linkedin"  # normalized public profile URL
+    LINKEDIN_MEMBER = "linkedin_member"  # urn:li:person:...
+    EMAIL = "email"
+    PHONE = "phone"  # E.164
+    ATS = "ats"  # the ATS candidate id (Greenhouse) or contact id (Lever)
+
+
+class Tenant(SQLModel, table=True):
+    """A client account: one ATS connection, its LinkedIn customer and channels (mirrors the config)."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    ats: str = Field(max_length=32)
+    created_at: datetime = ts(default_now=True)
+
+
+class Candidate(SQLModel, table=True):
+    """A person as HireBridge knows them in one tenant."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=64)
+    first_name: str = ""
+    last_name: str = ""
+    headline: str | None = None
+    company: str | None = None
+    title: str | None = None
+    location: str | None = None
+    source: str | None = None
+    ats_candidate_id: str | None = Field(default=None, index=True)
+    owner: str | None = None
+    created_at: datetime = ts(default_now=True)
+    updated_at: datetime = ts(default_now=True)
+    last_activity_at: datetime | None = ts(nullable=True, index=True)
+
+
+class CandidateIdentity(SQLModel, table=True):
+    """One match key of a candidate; unique per tenant so an import-time lookup is one indexed query."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenant.id", max_length=64)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    kind: str = Field(max_length=32)
+    value: str = Field(max_length=512)
+    created_at: datetime = ts(default_now=True)
+
+
+class Application(SQLModel, table=True):
+    """A candidacy for one ATS job; `stage_id` is the last stage seen (Greenhouse webhooks omit the previous)."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "ats_application_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenant.id", max_length=64)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    ats_application_id: str = Field(max_length=128)
+    job_id: str = Field(max_length=128)
+    job_name: str | None = None
+    stage_id: str | None = None
+    stage_name: str | None = None
+    status: str = "active"
+    created_at: datetime = ts(default_now=True)
+    updated_at: datetime = ts(default_now=True)
+
+
+class StageEvent(SQLModel, table=True):
+    """One stage change of an application, kept because the ATS APIs do not keep history."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenant.id", max_length=64)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    event_key: str = Field(unique=True, max_length=255)
+    from_stage: str | None = None
+    to_stage: str
+    source: str = Field(max_length=32)  # ats | linkedin | slack
+    actor: str | None = None
+    occurred_at: datetime = ts()
+    recorded_at: datetime = ts(default_now=True)
+
+
+class Note(SQLModel, table=True):
+    """A note written to the ATS, keyed by its source id so it is written once."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "source_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenant.id", max_length=64)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    source_id: str = Field(max_length=255)
+    ats_note_id: str | None = None
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    author: str | None = None
+    created_at: datetime = ts(default_now=True)
+
+
+class WorkItem(SQLModel, table=True):
+    """A unit of durable work; see storage/queue.py for its life cycle."""
+
+    __table_args__ = (Index("ix_workitem_claim", "state", "priority", "run_after"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=64, index=True)
+    dedupe_key: str = Field(unique=True, max_length=255)
+    tenant_id: str | None = Field(default=None, max_length=64)
+    payload: dict[str, Any] = json_col()
+    priority: int = 50
+    state: str = Field(default=WorkState.QUEUED, max_length=16)
+    attempts: int = 0
+    max_attempts: int = 8
+    run_after: datetime = ts(default_now=True)
+    locked_until: datetime | None = ts(nullable=True)
+    lease_token: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = ts(default_now=True)
+    updated_at: datetime = ts(default_now=True)
+    finished_at: datetime | None = ts(nullable=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A Slack message to post, written in the same transaction as the change that caused it."""
+
+    __table_args__ = (Index("ix_outbox_claim", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(unique=True, max_length=255)
+    tenant_id: str | None = Field(default=None, max_length=64)
+    channel: str = Field(max_length=64)
+    payload: dict[str, Any] = json_col()
+    state: str = Field(default=OutboxState.PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = ts(default_now=True)
+    claimed_until: datetime | None = ts(nullable=True)
+    slack_ts: str | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = ts(default_now=True)
+    sent_at: datetime | None = ts(nullable=True)
+
+
+class InboxEvent(SQLModel, table=True):
+    """An inbound webhook, unique on the provider's event id so replays change nothing."""
+
+    __table_args__ = (UniqueConstraint("provider", "tenant_id", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    tenant_id: str = Field(max_length=64)
+    event_id: str = Field(max_length=255)
+    action: str | None = None
+    status: str = Field(default="accepted", max_length=16)  # accepted | ignored | invalid
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = ts(default_now=True)
+
+
+class JobRun(SQLModel, table=True):
+    """One claimed occurrence of a scheduled job; the unique pair makes it run once across processes."""
+
+    __table_args__ = (UniqueConstraint("job", "scheduled_for"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=64)
+    scheduled_for: datetime = ts()
+    holder: str = Field(max_length=128)
+    status: str = Field(default="running", max_length=16)
+    started_at: datetime = ts(default_now=True)
+    finished_at: datetime | None = ts(nullable=True)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class IntegrationHealth(SQLModel, table=True):
+    """Per tenant and integration: consecutive failures, last success, request budget used today."""
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    integration: str = Field(primary_key=True, max_length=32)
+    consecutive_failures: int = 0
+    last_success_at: datetime | None = ts(nullable=True)
+    last_failure_at: datetime | None = ts(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    budget_day: str | None = None  # YYYY-MM-DD (UTC) the counter below belongs to
+    budget_used: int = 0
+    updated_at: datetime = ts(default_now=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when, on whom; never holds more personal data than the subject's id."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = ts(default_now=True, index=True)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64)
+    tenant_id: str | None = Field(default=None, max_length=64)
+    subject: str | None = Field(default=None, max_length=255)
+    detail: dict[str, Any] = json_col()
+
+
+#: tables holding a person's data, for the erase command (issue: retention and erasure)
+PERSONAL_DATA_TABLES = ("candidate", "candidateidentity", "application", "stageevent", "note", "inboxevent")
