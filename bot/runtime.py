@@ -1,0 +1,58 @@
+"""The composition root's product: settings, engine, queue, outbox and clients, built once and passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from sqlalchemy import Engine
+
+from bot.settings import Settings
+from storage.db import build_engine
+from storage.outbox import Outbox
+from storage.queue import RetryPolicy, WorkQueue
+
+
+@dataclass
+class Runtime:
+    """Everything long-lived a process needs; nothing here is created at import time."""
+
+    settings: Settings
+    environ: Mapping[str, str]
+    engine: Engine
+    queue: WorkQueue
+    outbox: Outbox
+    _slack: WebClient | None = field(default=None, repr=False)
+
+    def slack(self) -> WebClient:
+        """The Slack Web API client (base URL from HIREBRIDGE_SLACK_API_URL); built on first use."""
+        if self._slack is None:
+            token = self.settings.slack_bot_token
+            self._slack = WebClient(
+                token=token.get_secret_value() if token else None,
+                base_url=self.settings.slack_api_url,
+                timeout=10,
+            )
+            # A backstop only: the outbox relay handles 429s itself and never sleeps in a listener.
+            self._slack.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
+        return self._slack
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_runtime(environ: Mapping[str, str], *, retry: RetryPolicy | None = None,
+                  lease: timedelta = timedelta(seconds=60)) -> Runtime:
+    """Read settings from `environ` and build the engine, queue and outbox on them."""
+    settings = Settings.from_env(environ)
+    engine = build_engine(settings.database_url)
+    return Runtime(
+        settings=settings,
+        environ=environ,
+        engine=engine,
+        queue=WorkQueue(engine, lease=lease, policy=retry),
+        outbox=Outbox(engine, policy=retry),
+    )

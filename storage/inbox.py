@@ -1,0 +1,23 @@
+"""The webhook inbox: one row per provider event id, so a replay or a vendor retry changes nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from storage.models import InboxEvent, table, utcnow
+
+INBOX = table(InboxEvent)
+
+
+def record_event(session: Session, *, provider: str, tenant_id: str, event_id: str, body: str,
+                 action: str | None = None, status: str = "accepted", now: datetime | None = None) -> int | None:
+    """Store the event in the caller's transaction; its id, or None when this event id was seen before."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(InboxEvent).values(
+        provider=provider, tenant_id=tenant_id, event_id=event_id, body=body, action=action, status=status,
+        received_at=now or utcnow(),
+    ).on_conflict_do_nothing(index_elements=["provider", "tenant_id", "event_id"]).returning(INBOX.c.id)
+    return session.execute(stmt).scalar_one_or_none()
