@@ -1,0 +1,95 @@
+"""The command line: database, dead letters, and verbs whose capability has not landed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from storage.db import build_engine
+from storage.migrate import current_revision, head_revision
+from storage.queue import WorkQueue
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"HIREBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+
+
+def test_db_upgrade_creates_the_schema_and_is_repeatable(env: dict[str, str]) -> None:
+    first = runner.invoke(app, ["db", "upgrade"], env=env)
+    again = runner.invoke(app, ["db", "upgrade"], env=env)
+    assert first.exit_code == 0 and "was empty" in first.output
+    assert again.exit_code == 0
+    engine = build_engine(env["HIREBRIDGE_DATABASE_URL"])
+    assert current_revision(engine) == head_revision()
+
+
+def test_bad_database_url_is_named(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["db", "upgrade"], env={"HIREBRIDGE_DATABASE_URL": "not a url"})
+    assert result.exit_code == 2
+    assert "HIREBRIDGE_DATABASE_URL" in result.output
+
+
+def dead_items(env: dict[str, str], n: int) -> list[int]:
+    runner.invoke(app, ["db", "upgrade"], env=env)
+    queue = WorkQueue(build_engine(env["HIREBRIDGE_DATABASE_URL"]))
+    ids = []
+    for i in range(n):
+        queue.enqueue("sync.candidate", {}, dedupe_key=f"k{i}", tenant_id="acme")
+        (item,) = queue.claim("w")
+        queue.fail(item, f"Rejected: 422 bad record {i}", permanent=True)
+        ids.append(item.id)
+    return ids
+
+
+def test_dlq_list_shows_ids_kinds_errors_and_ages(env: dict[str, str]) -> None:
+    ids = dead_items(env, 2)
+    result = runner.invoke(app, ["dlq", "list"], env={**env, "COLUMNS": "200"})
+    assert result.exit_code == 0
+    for needle in (str(ids[0]), "sync.candidate", "acme", "Rejected: 422 bad record 1", "0s"):
+        assert needle in result.output
+
+
+def test_dlq_retry_requeues_and_reports_unknown_ids(env: dict[str, str]) -> None:
+    ids = dead_items(env, 2)
+    ok = runner.invoke(app, ["dlq", "retry", str(ids[0])], env=env)
+    partly = runner.invoke(app, ["dlq", "retry", str(ids[0]), "9999"], env=env)
+    assert ok.exit_code == 0 and "requeued 1" in ok.output
+    assert partly.exit_code == 1 and "not dead-lettered" in partly.output
+
+
+def test_dlq_retry_needs_ids_or_all(env: dict[str, str]) -> None:
+    dead_items(env, 1)
+    assert runner.invoke(app, ["dlq", "retry"], env=env).exit_code == 2
+    result = runner.invoke(app, ["dlq", "retry", "--all"], env=env)
+    assert result.exit_code == 0 and "requeued 1" in result.output
+
+
+def test_dlq_drop_deletes_after_confirmation(env: dict[str, str]) -> None:
+    ids = dead_items(env, 1)
+    refused = runner.invoke(app, ["dlq", "drop", str(ids[0])], env=env, input="n\n")
+    dropped = runner.invoke(app, ["dlq", "drop", str(ids[0]), "--yes"], env=env)
+    assert refused.exit_code == 1
+    assert dropped.exit_code == 0 and "dropped 1" in dropped.output
+
+
+@pytest.mark.parametrize("argv", [
+    ["sync", "--once"], ["audit-duplicates", "x.csv"], ["import", "x.csv"], ["erase", "--email", "a@b.c"],
+    ["stats"], ["serve", "--socket-mode"],
+])
+def test_verbs_not_landed_say_so_plainly(argv: list[str], env: dict[str, str]) -> None:
+    result = runner.invoke(app, argv, env=env)
+    assert result.exit_code == 2
+    assert "not available yet" in result.output and "has not landed" in result.output
+
+
+@pytest.mark.parametrize("verb", ["demo", "serve", "worker", "sandbox", "sync", "audit-duplicates", "import",
+                                  "erase", "stats", "db", "config", "dlq"])
+def test_every_verb_has_help(verb: str) -> None:
+    result = runner.invoke(app, [verb, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
