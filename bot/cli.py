@@ -41,6 +41,18 @@ def runtime() -> Runtime:
         raise typer.Exit(2) from None
 
 
+def loaded(rt: Runtime) -> Runtime:
+    """Load the tenants' config now, or exit naming every problem in it."""
+    from bot.config import ConfigError
+
+    try:
+        rt.app_config()
+    except ConfigError as exc:
+        err.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    return rt
+
+
 def not_landed(command: str, capability: str) -> None:
     """Say plainly that a verb exists but its capability is not in this version yet."""
     err.print(f"hirebridge {command}: not available yet — {capability} has not landed in this version.",
@@ -85,18 +97,19 @@ def worker(
     poll: Annotated[float, typer.Option(help="Seconds to sleep when the queue is empty.")] = 0.5,
 ) -> None:
     """Run queue workers and the Slack outbox relay until interrupted (SIGINT/SIGTERM finish the item first)."""
-    from bot.handlers import build_handlers
+    from bot.handlers import handlers_for
     from bot.slack.notifier import Notifier
     from bot.worker import Worker
 
     rt = runtime()
+    handlers = handlers_for(loaded(rt).health_checks())
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     notifier = Notifier(rt.outbox, rt.slack())
     relay = threading.Thread(target=_relay_loop, args=(notifier, stop, poll), daemon=True)
     relay.start()
-    the_worker = Worker(rt.engine, rt.queue, build_handlers(rt))
+    the_worker = Worker(rt.engine, rt.queue, handlers)
     console.print(f"worker {the_worker.name} started; kinds: {', '.join(sorted(the_worker.handlers)) or 'none'}")
     the_worker.run(stop, poll_interval=poll)
     relay.join(timeout=10)

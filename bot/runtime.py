@@ -6,10 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import httpx
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import Engine
 
+from bot.config import load_config
+from bot.config_model import AppConfig
+from bot.connections import Connections
+from bot.health import HealthChecks
 from bot.settings import Settings
 from storage.db import build_engine
 from storage.outbox import Outbox
@@ -25,7 +30,9 @@ class Runtime:
     engine: Engine
     queue: WorkQueue
     outbox: Outbox
+    config: AppConfig | None = None
     _slack: WebClient | None = field(default=None, repr=False)
+    _http: httpx.Client | None = field(default=None, repr=False)
 
     def slack(self) -> WebClient:
         """The Slack Web API client (base URL from HIREBRIDGE_SLACK_API_URL); built on first use."""
@@ -40,7 +47,26 @@ class Runtime:
             self._slack.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
         return self._slack
 
+    def app_config(self) -> AppConfig:
+        """The tenants' configuration, loaded from HIREBRIDGE_CONFIG on first use (ConfigError if broken)."""
+        if self.config is None:
+            self.config = load_config(self.settings.config_path)
+        return self.config
+
+    def http(self) -> httpx.Client:
+        """The one HTTP client for the ATS and LinkedIn adapters (connection pooling, sane timeouts)."""
+        if self._http is None:
+            self._http = httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0),
+                                      headers={"User-Agent": "HireBridge/0.1"})
+        return self._http
+
+    def health_checks(self) -> HealthChecks:
+        connections = Connections(self.app_config(), self.environ, self.http())
+        return HealthChecks(self.engine, self.app_config(), connections, self.slack)
+
     def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
         self.engine.dispose()
 
 

@@ -1,4 +1,4 @@
-"""The HTTP surface of `hirebridge serve`: one declarative route list (Slack and webhooks join with their issues)."""
+"""The HTTP surface of `hirebridge serve`: one declarative list of routes."""
 
 from __future__ import annotations
 

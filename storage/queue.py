@@ -1,7 +1,8 @@
 """The durable work queue: idempotent enqueue, leased claims, retries with backoff, and the dead-letter state.
 
-One claim statement serves both backends: `WITH picked AS (SELECT … FOR UPDATE SKIP LOCKED) UPDATE … FROM picked` on
-PostgreSQL (as a materialized CTE); on SQLite the locking clause is omitted and the engine's BEGIN IMMEDIATE makes the writer single.
+One claim statement serves both backends: on PostgreSQL a materialized CTE
+`WITH picked AS (SELECT … FOR UPDATE SKIP LOCKED) UPDATE … FROM picked`; on SQLite the locking clause is
+omitted and the engine's BEGIN IMMEDIATE makes the writer single.
 Every state change after a claim is fenced by the claim's `lease_token`, so a worker whose lease expired
 (and whose item was reclaimed by another) can no longer complete or fail it.
 """
@@ -185,6 +186,12 @@ class WorkQueue:
             rows = conn.execute(select(t.state, func.count()).group_by(t.state)).all()
         found = {str(state): int(n) for state, n in rows}
         return {s.value: found.get(s.value, 0) for s in WorkState}
+
+    def next_due(self) -> datetime | None:
+        """When the earliest queued item becomes runnable (None when nothing is queued)."""
+        t = WORK.c
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.min(t.run_after)).where(t.state == WorkState.QUEUED)).scalar_one()
 
     def dead(self, limit: int = 100, kind: str | None = None) -> list[WorkItem]:
         """Dead-lettered items, oldest first."""

@@ -1,0 +1,19 @@
+"""`hirebridge demo` runs every scene against the real simulators and ends as it should."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from bot.demo import run_demo
+
+
+def test_demo_runs_every_scene_and_exits_zero() -> None:
+    out = io.StringIO()
+    code = run_demo(Console(file=out, width=120, force_terminal=False))
+    text = out.getvalue()
+    assert code == 0, text
+    for needle in ("1. Configuration", "Morning connection check", "Greenhouse outage", "A revoked credential",
+                   "What Slack saw", "Greenhouse not working", "hirebridge dlq list", "demo complete"):
+        assert needle in text, needle
