@@ -181,7 +181,7 @@ def config_check(
     target = path or Path(os.environ.get("HIREBRIDGE_CONFIG") or "hirebridge.toml")
     report = check_config(target, os.environ)
     for line in format_report(report, target):
-        (err if report.errors else console).print(line, highlight=False, markup=False)
+        (err if report.errors else console).print(line, highlight=False, markup=False, soft_wrap=True)
     if report.errors:
         raise typer.Exit(1)
 

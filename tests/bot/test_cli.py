@@ -93,3 +93,34 @@ def test_verbs_not_landed_say_so_plainly(argv: list[str], env: dict[str, str]) -
 def test_every_verb_has_help(verb: str) -> None:
     result = runner.invoke(app, [verb, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "hirebridge.example.toml"
+
+
+def test_config_check_passes_on_the_example() -> None:
+    result = runner.invoke(app, ["config", "check", str(EXAMPLE)], env={"HIREBRIDGE_CONFIG": ""})
+    assert result.exit_code == 0, result.output
+    assert "OK, 3 tenants" in result.output
+
+
+def test_config_check_names_every_broken_field_and_fails(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    text = EXAMPLE.read_text().replace('ats = "lever"', 'ats = "gren house"', 1).replace(
+        'ops_channel = "C0ACMEOPS"', 'ops_channel = "acme-ops"', 1)
+    broken.write_text(text)
+    result = runner.invoke(app, ["config", "check", str(broken)])
+    assert result.exit_code == 1
+    assert 'tenants[1].ats: "gren house" is not one of greenhouse, lever' in result.output
+    assert "tenants[0].ops_channel" in result.output
+
+
+def test_config_check_reads_hirebridge_config_by_default() -> None:
+    result = runner.invoke(app, ["config", "check"], env={"HIREBRIDGE_CONFIG": str(EXAMPLE)})
+    assert result.exit_code == 0, result.output
+
+
+def test_config_check_names_a_missing_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["config", "check", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 1
+    assert "nope.toml" in result.output
