@@ -127,9 +127,15 @@ def _relay_loop(notifier: object, stop: threading.Event, poll: float) -> None:
 @app.command()
 def sandbox(
     host: Annotated[str, typer.Option(help="Interface for the simulators.")] = "127.0.0.1",
+    write_config: Annotated[Path | None, typer.Option(
+        help="Write the example config, pointed at these simulators, to this TOML file.")] = None,
 ) -> None:
     """Run the LinkedIn, Greenhouse, Lever and Slack simulators until interrupted, and print their URLs."""
-    from bot.demo.world import start_simulators
+    from bot.config import load_config
+    from bot.demo.script import EXAMPLE_CONFIG
+    from bot.demo.world import sandbox_config, start_simulators
+    from bot.demo.world import write_config as write_toml
+    from integrations.sandbox.world import SANDBOX_ENV
 
     sims = start_simulators(host=host)
     table = Table(title="Sandbox simulators")
@@ -139,6 +145,13 @@ def sandbox(
     for name, server in sims.servers.items():
         table.add_row(name, server.url, f"{server.url}/_sandbox/requests")
     console.print(table)
+    if write_config:
+        write_toml(sandbox_config(load_config(EXAMPLE_CONFIG), sims), write_config)
+        console.print(f"wrote {write_config}; to run the bot against the sandbox, export:")
+        env = {**SANDBOX_ENV, "HIREBRIDGE_CONFIG": str(write_config.resolve()),
+               "HIREBRIDGE_SLACK_API_URL": f"{sims.url('slack')}/api/"}
+        for name, value in env.items():
+            console.print(f"  export {name}={value}", highlight=False, soft_wrap=True)
     console.print("Ctrl-C to stop.")
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

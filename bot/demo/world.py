@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import tomli_w
 
 from bot.config_model import AppConfig
 from integrations.sandbox import greenhouse, lever, linkedin, slack
@@ -61,3 +64,9 @@ def sandbox_config(config: AppConfig, sims: Simulators) -> AppConfig:
                 update={"api_url": li, "token_url": f"{li}/oauth/v2/accessToken"})
         tenants.append(tenant.model_copy(update=update))
     return config.model_copy(update={"tenants": tenants})
+
+
+def write_config(config: AppConfig, path: Path) -> None:
+    """Write a configuration back out as TOML (used to hand the sandbox config to other processes)."""
+    document = config.model_dump(mode="json", exclude_none=True)
+    path.write_text(tomli_w.dumps(document))
