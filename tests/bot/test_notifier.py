@@ -1,0 +1,106 @@
+"""The outbox relay against the Slack simulator over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from slack_sdk import WebClient
+from sqlmodel import Session, select
+
+from bot.slack.notifier import Notifier
+from integrations.sandbox import slack as slack_sim
+from integrations.sandbox.server import RunningServer
+from integrations.sandbox.world import SLACK
+from storage.models import OutboxMessage, OutboxState
+from storage.outbox import Outbox, add_message
+from tests.conftest import Database
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC) + timedelta(seconds=1)  # just after the messages are queued
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def slack(serve: Callable[..., RunningServer]) -> tuple[RunningServer, slack_sim.SlackState]:
+    app = slack_sim.create_app()
+    return serve(app, "slack"), app.state.sim
+
+
+def notifier(db: Database, server: RunningServer, clock: Clock) -> Notifier:
+    client = WebClient(token=SLACK.bot_token, base_url=f"{server.url}/api/")
+    return Notifier(Outbox(db.engine, clock=clock, max_attempts=3), client)
+
+
+def queue_message(db: Database, key: str, channel: str = "C0ACMEOPS") -> None:
+    with Session(db.engine) as session, session.begin():
+        add_message(session, dedupe_key=key, channel=channel, payload={"text": f"hello {key}"})
+
+
+def row(db: Database) -> OutboxMessage:
+    with Session(db.engine) as session:
+        return session.exec(select(OutboxMessage)).one()
+
+
+def test_relay_posts_once_and_stores_the_ts(db: Database, slack: tuple[RunningServer, slack_sim.SlackState]) -> None:
+    server, _ = slack
+    clock = Clock()
+    relay = notifier(db, server, clock)
+    queue_message(db, "m1")
+    queue_message(db, "m1")  # the same change twice: one message
+    assert relay.relay_once().sent == 1
+    clock.now += timedelta(hours=1)
+    assert relay.relay_once().sent == 0
+    saved = row(db)
+    assert saved.state == OutboxState.SENT and saved.slack_ts
+    posted = server_messages(server)
+    assert [m["text"] for m in posted] == ["hello m1"]
+
+
+def server_messages(server: RunningServer) -> list[dict[str, object]]:
+    import httpx
+
+    return list(httpx.get(f"{server.url}/_sandbox/messages").json()["messages"])
+
+
+def test_relay_waits_for_retry_after_on_429(db: Database, slack: tuple[RunningServer, slack_sim.SlackState]) -> None:
+    server, state = slack
+    clock = Clock()
+    relay = notifier(db, server, clock)
+    relay.slack.retry_handlers.clear()  # no client-side retry: the relay itself must honour Retry-After
+    queue_message(db, "m1")
+    state.faults.rate_limited_rate = 1.0
+    assert relay.relay_once().retried == 1
+    saved = row(db)
+    assert saved.state == OutboxState.PENDING and saved.last_error == "ratelimited"
+    assert saved.next_attempt_at == clock.now + timedelta(seconds=1)
+    state.faults.rate_limited_rate = 0.0
+    assert relay.relay_once().sent == 0, "not before Retry-After"
+    clock.now += timedelta(seconds=1)
+    assert relay.relay_once().sent == 1
+
+
+def test_relay_dead_letters_a_message_to_an_unknown_channel(
+        db: Database, slack: tuple[RunningServer, slack_sim.SlackState]) -> None:
+    server, _ = slack
+    relay = notifier(db, server, Clock())
+    queue_message(db, "m1", channel="C0NOSUCH")
+    assert relay.relay_once().dead == 1
+    assert row(db).last_error == "slack: channel_not_found"
+
+
+def test_relay_retries_when_slack_is_unreachable_then_gives_up(db: Database) -> None:
+    clock = Clock()
+    client = WebClient(token=SLACK.bot_token, base_url="http://127.0.0.1:9/api/", timeout=2)
+    client.retry_handlers.clear()
+    relay = Notifier(Outbox(db.engine, clock=clock, max_attempts=2), client)
+    queue_message(db, "m1")
+    assert relay.relay_once().retried == 1
+    clock.now += timedelta(hours=1)
+    assert relay.relay_once().dead == 1
+    assert "gave up after 2 attempts" in (row(db).last_error or "")
