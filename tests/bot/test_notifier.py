@@ -32,6 +32,9 @@ def slack(serve: Callable[..., RunningServer]) -> tuple[RunningServer, slack_sim
     return serve(app, "slack"), app.state.sim
 
 
+SlackFixture = tuple[RunningServer, slack_sim.SlackState]
+
+
 def notifier(db: Database, server: RunningServer, clock: Clock) -> Notifier:
     client = WebClient(token=SLACK.bot_token, base_url=f"{server.url}/api/")
     return Notifier(Outbox(db.engine, clock=clock, max_attempts=3), client)
@@ -47,7 +50,7 @@ def row(db: Database) -> OutboxMessage:
         return session.exec(select(OutboxMessage)).one()
 
 
-def test_relay_posts_once_and_stores_the_ts(db: Database, slack: tuple[RunningServer, slack_sim.SlackState]) -> None:
+def test_relay_posts_once_and_stores_the_ts(db: Database, slack: SlackFixture) -> None:
     server, _ = slack
     clock = Clock()
     relay = notifier(db, server, clock)
@@ -68,7 +71,7 @@ def server_messages(server: RunningServer) -> list[dict[str, object]]:
     return list(httpx.get(f"{server.url}/_sandbox/messages").json()["messages"])
 
 
-def test_relay_waits_for_retry_after_on_429(db: Database, slack: tuple[RunningServer, slack_sim.SlackState]) -> None:
+def test_relay_waits_for_retry_after_on_429(db: Database, slack: SlackFixture) -> None:
     server, state = slack
     clock = Clock()
     relay = notifier(db, server, clock)
@@ -86,7 +89,7 @@ def test_relay_waits_for_retry_after_on_429(db: Database, slack: tuple[RunningSe
 
 
 def test_relay_dead_letters_a_message_to_an_unknown_channel(
-        db: Database, slack: tuple[RunningServer, slack_sim.SlackState]) -> None:
+        db: Database, slack: SlackFixture) -> None:
     server, _ = slack
     relay = notifier(db, server, Clock())
     queue_message(db, "m1", channel="C0NOSUCH")
