@@ -1,0 +1,313 @@
+"""Lever Data API client: throttled, paginated, validated with pydantic, errors translated at one edge."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from integrations.errors import AuthFailed, RateLimited, Rejected, Unavailable
+
+INTEGRATION = "lever"
+Query = Mapping[str, str | int | Sequence[str]]
+
+
+class LeverModel(BaseModel):
+    """Lever's camelCase wire fields, read as snake_case; unknown fields are ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+
+class LeverUser(LeverModel):
+    id: str
+    name: str = ""
+    email: str | None = None
+
+
+class LeverStage(LeverModel):
+    id: str
+    text: str
+
+
+class LeverPosting(LeverModel):
+    id: str
+    text: str
+    state: str | None = None
+
+
+class LeverPhone(LeverModel):
+    type: str | None = None
+    value: str
+
+
+class LeverArchived(LeverModel):
+    archived_at: int | None = None
+    reason: str | None = None
+
+
+class LeverStageChange(LeverModel):
+    to_stage_id: str
+    to_stage_index: int | None = None
+    user_id: str | None = None
+    updated_at: int | None = None
+
+
+class LeverOpportunity(LeverModel):
+    """One candidacy; `contact` is the person across opportunities (Lever: use it as the person id)."""
+
+    id: str
+    contact: str
+    name: str = ""
+    headline: str | None = None
+    emails: list[str] = []
+    phones: list[LeverPhone] = []
+    links: list[str] = []
+    stage: str | None = None
+    stage_changes: list[LeverStageChange] = []
+    archived: LeverArchived | None = None
+    owner: str | None = None
+    origin: str | None = None
+    sources: list[str] = []
+    tags: list[str] = []
+    applications: list[str] = []
+    created_at: int | None = None
+    updated_at: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _top_level_archive(cls, value: Any) -> Any:
+        # The docs' sample also shows top-level archivedAt/archiveReason (reference 3.2): parse both.
+        if isinstance(value, dict) and value.get("archived") is None and value.get("archiveReason"):
+            return {**value, "archived": {"archivedAt": value.get("archivedAt"), "reason": value["archiveReason"]}}
+        return value
+
+
+class CreatedOpportunity(LeverModel):
+    """The create response: the opportunity, and whether Lever put it under an existing contact."""
+
+    opportunity: LeverOpportunity = Field(alias="data")
+    deduped: bool = False
+
+    @property
+    def contact_id(self) -> str:
+        return self.opportunity.contact
+
+
+class _Page(LeverModel):
+    data: list[dict[str, Any]]
+    has_next: bool = False
+    next: str | None = None
+
+
+class _NoteCreated(LeverModel):
+    note_id: str
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Throttle:
+    """A client-side token bucket: sleeps rather than send faster than `rate` per second."""
+
+    def __init__(self, rate: float, burst: float | None = None, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate = rate
+        self.burst = rate if burst is None else burst
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self.burst
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping first if none is left; returns the seconds slept."""
+        with self._lock:  # held while sleeping so concurrent callers queue up in order
+            self._refill()
+            wait = 0.0
+            if self._tokens < 1.0:
+                wait = (1.0 - self._tokens) / self.rate
+                self._sleep(wait)
+                self._refill()
+            self._tokens -= 1.0
+            return wait
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+
+
+class LeverClient:
+    """One Lever account (one API key); writes are performed as the `perform_as` user."""
+
+    def __init__(self, http: httpx.Client, *, api_url: str, api_key: str, perform_as: str, rate: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 page_size: int = 100, max_retries: int = 3, backoff: float = 0.5,
+                 jitter: Callable[[], float] = random.random) -> None:
+        self._http = http
+        self._api_url = api_url.rstrip("/")
+        self._auth = httpx.BasicAuth(api_key, "")  # Lever: the key is the username, the password blank
+        self.perform_as = perform_as
+        # Lever's bucket is 10/s steady with bursts "when possible": a one-second burst stays under it.
+        self._throttle = Throttle(rate, clock=clock, sleep=sleep)
+        self._sleep = sleep
+        self._page_size = page_size
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._jitter = jitter
+
+    # --- reads ---
+
+    def ping(self) -> None:
+        """One cheap authenticated call, for health checks; raises IntegrationError when Lever is not usable."""
+        self._request("GET", "/users", params={"limit": 1})
+
+    def list_users(self) -> list[LeverUser]:
+        return [_validate(LeverUser, item) for item in self._paginate("/users")]
+
+    def list_stages(self) -> list[LeverStage]:
+        return [_validate(LeverStage, item) for item in self._paginate("/stages")]
+
+    def list_postings(self) -> list[LeverPosting]:
+        return [_validate(LeverPosting, item) for item in self._paginate("/postings")]
+
+    def iter_opportunities(self, filters: Query | None = None) -> Iterator[LeverOpportunity]:
+        """Every opportunity matching Lever's list filters (email, contact_id, stage_id, ...), page by page."""
+        for item in self._paginate("/opportunities", filters):
+            yield _validate(LeverOpportunity, item)
+
+    def find_opportunities_by_email(self, email: str) -> list[LeverOpportunity]:
+        return list(self.iter_opportunities({"email": email}))
+
+    def find_opportunities_by_contact(self, contact_id: str) -> list[LeverOpportunity]:
+        return list(self.iter_opportunities({"contact_id": contact_id}))
+
+    def get_opportunity(self, opportunity_id: str) -> LeverOpportunity:
+        body = self._request("GET", f"/opportunities/{opportunity_id}")
+        return _validate(LeverOpportunity, _data(body))
+
+    # --- writes (never retried except on 429, which Lever did not process) ---
+
+    def create_opportunity(self, *, name: str, emails: Sequence[str] = (), phones: Sequence[str] = (),
+                           links: Sequence[str] = (), headline: str | None = None, posting_id: str | None = None,
+                           stage_id: str | None = None, sources: Sequence[str] = (), tags: Sequence[str] = (),
+                           origin: str | None = None, contact_id: str | None = None) -> CreatedOpportunity:
+        """Create an opportunity; Lever dedupes by email onto an existing contact (see `deduped`)."""
+        body: dict[str, Any] = {"name": name, "emails": list(emails), "phones": [{"value": p} for p in phones],
+                                "links": list(links), "sources": list(sources), "tags": list(tags)}
+        optional = {"headline": headline, "stage": stage_id, "origin": origin, "contact": contact_id,
+                    "postings": [posting_id] if posting_id else None}
+        body.update({k: v for k, v in optional.items() if v is not None})
+        created = self._request("POST", "/opportunities", params={"perform_as": self.perform_as}, json=body)
+        return _validate(CreatedOpportunity, created)
+
+    def add_note(self, opportunity_id: str, text: str) -> str:
+        """Add a note as the `perform_as` user; returns Lever's note id."""
+        body = self._request("POST", f"/opportunities/{opportunity_id}/notes",
+                             params={"perform_as": self.perform_as}, json={"value": text})
+        return _validate(_NoteCreated, _data(body)).note_id
+
+    def change_stage(self, opportunity_id: str, stage_id: str) -> LeverOpportunity:
+        body = self._request("PUT", f"/opportunities/{opportunity_id}/stage",
+                             params={"perform_as": self.perform_as}, json={"stage": stage_id})
+        return _validate(LeverOpportunity, _data(body))
+
+    # --- the edge ---
+
+    def _paginate(self, path: str, filters: Query | None = None) -> Iterator[dict[str, Any]]:
+        params: dict[str, Any] = {**(filters or {}), "limit": self._page_size}
+        while True:
+            page = _validate(_Page, self._request("GET", path, params=params))
+            yield from page.data
+            if not page.has_next or not page.next:
+                return
+            if page.next == params.get("offset"):  # a repeated offset would loop for ever
+                raise Unavailable(f"Lever repeated the page offset for {path}", integration=INTEGRATION)
+            params["offset"] = page.next
+
+    def _request(self, method: str, path: str, *, params: Query | None = None,
+                 json: dict[str, Any] | None = None) -> Any:
+        """One call: throttle, send, back off and resend only on 429, translate every failure."""
+        for attempt in range(self._max_retries + 1):
+            self._throttle.acquire()
+            response = self._send(method, path, params, json)
+            if response.status_code != 429:
+                return _parse(response)
+            if attempt < self._max_retries:
+                self._sleep(self._delay(attempt))
+        raise RateLimited(f"Lever still answered 429 after {self._max_retries + 1} attempts: {method} {path}",
+                          integration=INTEGRATION, retry_after=None)  # Lever sends no Retry-After
+
+    def _delay(self, attempt: int) -> float:
+        """Exponential backoff with equal jitter: half fixed, half random."""
+        base: float = self._backoff * 2**attempt
+        return base / 2 + base / 2 * self._jitter()
+
+    def _send(self, method: str, path: str, params: Query | None, json: dict[str, Any] | None) -> httpx.Response:
+        try:
+            return self._http.request(method, self._api_url + path, params=params, json=json, auth=self._auth)
+        except httpx.TimeoutException as exc:
+            raise Unavailable(f"Lever timed out: {method} {path}", integration=INTEGRATION) from exc
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"Lever unreachable ({type(exc).__name__}): {method} {path}",
+                              integration=INTEGRATION) from exc
+
+
+def _parse(response: httpx.Response) -> Any:
+    status = response.status_code
+    if status == 401:
+        raise AuthFailed(f"Lever refused the API key: {_message(response)}", integration=INTEGRATION,
+                         status=status)
+    if 400 <= status < 500:
+        raise Rejected(f"Lever rejected the request: {_message(response)}", integration=INTEGRATION, status=status)
+    if not response.is_success:
+        raise Unavailable(f"Lever answered {status}: {_message(response)}", integration=INTEGRATION, status=status)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise Unavailable("Lever answered with a body that is not JSON", integration=INTEGRATION,
+                          status=status) from exc
+
+
+def _message(response: httpx.Response) -> str:
+    """Lever's error `message` (errors are `{"code", "message"}`), else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict) and body.get("message"):
+        return f"{body.get('code', 'Error')}: {body['message']}"
+    return str(body)[:200]
+
+
+def _data(body: Any) -> Any:
+    return body.get("data") if isinstance(body, dict) else None
+
+
+def _validate(model: type[M], value: Any) -> M:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        # A shape we cannot read is Lever's change, not our request's fault; keep it retryable.
+        raise Unavailable(f"Lever answered an unexpected {model.__name__}: {exc.error_count()} error(s)",
+                          integration=INTEGRATION) from exc
+
+
+def verify_webhook_signature(signature_token: str, body: Mapping[str, Any]) -> bool:
+    """Lever's check: hex HMAC-SHA256(signature token, token + str(triggeredAt)) equals `signature`."""
+    signature, token, triggered_at = body.get("signature"), body.get("token"), body.get("triggeredAt")
+    if not isinstance(signature, str) or not isinstance(token, str):
+        return False
+    if isinstance(triggered_at, bool) or not isinstance(triggered_at, int | str):
+        return False
+    expected = hmac.new(signature_token.encode(), f"{token}{triggered_at}".encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode())
+
