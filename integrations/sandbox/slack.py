@@ -18,11 +18,8 @@ from starlette.routing import Route
 from integrations.sandbox import world
 from integrations.sandbox.base import (
     Clock,
-    Handler,
-    RecordedRequest,
     SimulatorState,
     TokenBucket,
-    apply_faults,
     control_routes,
     recorded,
 )
@@ -238,28 +235,6 @@ async def _arguments(request: Request) -> dict[str, Any]:
     return {**request.query_params, **body}
 
 
-def _recorded_api(state: SlackState, make_error: Callable[[int], Response]) -> Callable[[Handler], Handler]:
-    """`base.recorded` for form bodies: its `read_body` calls `request.form()`, which needs python-multipart."""
-
-    def wrap(handler: Handler) -> Handler:
-        async def endpoint(request: Request) -> Response:
-            try:
-                body: Any = _decode(await request.body(), request.headers.get("content-type", ""))
-            except SlackError:
-                body = (await request.body()).decode("utf-8", "replace")
-            item = RecordedRequest(at=time.time(), method=request.method, path=request.url.path,
-                                   query=request.url.query, body=body,
-                                   headers={k: v for k, v in request.headers.items() if k in _RECORDED_HEADERS})
-            response = await apply_faults(state, request, make_error) or await handler(request)
-            item.status = response.status_code
-            state.recorder.add(item)
-            return response
-
-        return endpoint
-
-    return wrap
-
-
 def _authenticate(state: SlackState, request: Request, args: dict[str, Any]) -> None:
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
     token = bearer if scheme.lower() == "bearer" else args.get("token")
@@ -450,7 +425,7 @@ def create_app(state: SlackState | None = None) -> Starlette:
     """The Slack Web API simulator (`/api/<method>`); its state is on `app.state.sim`."""
     state = state if state is not None else seed_sandbox(SlackState())
 
-    @_recorded_api(state, _fault)
+    @recorded(state, _fault)
     async def api(request: Request) -> Response:
         method = METHODS.get(request.path_params["method"])
         if method is None:  # reference: unconfirmed status for unknown methods
