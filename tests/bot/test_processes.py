@@ -106,3 +106,20 @@ def test_worker_refuses_a_broken_config_naming_the_field(tmp_path: Path) -> None
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert 'tenants[1].ats: "gren house" is not one of greenhouse, lever' in out
+
+
+def test_sandbox_prints_urls_and_writes_a_config_pointing_at_them(tmp_path: Path) -> None:
+    config_path = tmp_path / "sandbox.toml"
+    proc = hirebridge(["sandbox", "--write-config", str(config_path)], {"COLUMNS": "200"})
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while "Ctrl-C to stop." not in "".join(lines):
+        line = proc.stdout.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+    config = load_config(config_path)
+    greenhouse_url = str(config.tenant("acme").greenhouse.api_url).rstrip("/")  # type: ignore[union-attr]
+    assert greenhouse_url in "".join(lines)
+    assert httpx.get(f"{greenhouse_url}/_sandbox/state").status_code == 200
+    assert "export HIREBRIDGE_CONFIG=" in "".join(lines)
+    stop(proc)
