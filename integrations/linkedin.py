@@ -1,0 +1,421 @@
+"""LinkedIn RSC client: tokens, candidate and application sync, export retrieval, InMail history, push checks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, TypeVar
+
+import httpx
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from integrations.errors import AuthFailed, Rejected, Unavailable
+from integrations.linkedin_restli import (
+    BatchResult,
+    Key,
+    RecordFailure,
+    batch_ids_v1,
+    encode_key_v1,
+    iter_pages,
+    json_or_raise,
+    parse_elements,
+    parse_model,
+    read_batch_result,
+    time_windows,
+)
+
+INTEGRATION = "linkedin"
+EXPORT_CANDIDATE_PROFILE = "EXPORT_CANDIDATE_PROFILE"
+MAIL_CONTENT = "com.linkedin.messaging.events.MailContent"
+BATCH_LIMIT = 100  # records per batch call [vendor docs V11]
+WINDOW_MS = 12 * 3600 * 1000  # conversationEvents windows of at most 12 h [vendor docs V4]
+TOKEN_MARGIN = 300.0  # refresh 5 min early so no call races the token's end
+PAGE_SIZE = 50
+
+M = TypeVar("M", bound=BaseModel)
+
+__all__ = [
+    "EXPORT_CANDIDATE_PROFILE", "Address", "AtsApplication", "AtsCandidate", "AtsStage", "BatchResult",
+    "ConversationEvent", "ExportedCandidate", "LinkedInClient", "MailStub", "PhoneNumber", "PushEvent",
+    "RecordFailure", "Seat", "StubProfile", "challenge_response", "parse_push_event", "push_signature",
+    "verify_push_signature",
+]
+
+
+def _as_list(value: Any) -> Any:
+    """Accept a bare string where a list is documented (LinkedIn changed some email fields' type)."""
+    return [value] if isinstance(value, str) else value
+
+
+class Wire(BaseModel):
+    """LinkedIn's camelCase JSON with snake_case attributes; unknown fields are ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class TokenResponse(BaseModel):
+    """The OAuth answer, in snake_case on the wire."""
+
+    access_token: str
+    expires_in: float = 1800.0  # documented as a number, sampled once as "1800": pydantic accepts both
+
+
+class Address(Wire):
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    geographic_area: str | None = None
+    geographic_area_type: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+class PhoneNumber(Wire):
+    number: str
+    extension: str | None = None
+
+
+class AtsCandidate(Wire):
+    """A candidate written to LinkedIn; `ats_candidate_id` forms the key, the rest is the entity."""
+
+    ats_candidate_id: str = Field(exclude=True)
+    ats_created_at: int
+    ats_last_modified_at: int
+    first_name: str
+    last_name: str | None = None
+    email_addresses: list[str] = Field(default_factory=list)
+    phone_numbers: list[PhoneNumber] = Field(default_factory=list)  # required on the wire, may be []
+    addresses: list[Address] = Field(default_factory=list)  # required on the wire, may be []
+    current_company_name: str | None = None
+    current_job_title: str | None = None
+    external_profile_url: str | None = None
+    linked_in_profile_url: str | None = None
+    do_not_contact: bool | None = None
+
+
+class AtsApplication(Wire):
+    """An application; LinkedIn replaces the whole record, so no field has a default: None is sent as null."""
+
+    ats_job_application_id: str = Field(exclude=True)
+    ats_candidate_id: str | None
+    ats_created_at: int
+    ats_last_modified_at: int
+    ats_job_posting_id: str
+    ats_job_posting_name: str
+    candidate_email: str | None
+    first_name: str | None
+    last_name: str | None
+    source: str | None
+    disposition_reason: str | None
+
+
+class AtsStage(Wire):
+    """One entry of an application's stage history; free text, mapped by Recruiter admins."""
+
+    stage_id: str = Field(exclude=True)
+    ats_created_at: int
+    stage: str
+
+
+class Education(Wire):
+    school_name: str | None = None
+    degree_name: str | None = None
+
+
+class StubProfile(Wire):
+    member: str
+    first_name: str
+    last_name: str
+    profile_url: str
+    current_employer_names: list[str] = Field(default_factory=list)
+    email_addresses: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+    headline: str | None = None
+    location: str | None = None
+    years_of_experience: str | None = None
+    skills: list[str] = Field(default_factory=list)
+    positions: list[dict[str, Any]] = Field(default_factory=list)  # Position schema: reference [not found]
+    educations: list[Education] = Field(default_factory=list)
+
+
+class ExportedCandidate(Wire):
+    candidate: StubProfile
+    integration_context: str
+    external_job_posting_id: str | None = None  # reference: field name unconfirmed (third-party only)
+
+
+class MailBody(Wire):
+    text: str | None = None
+
+
+class MailContent(Wire):
+    subject: str | None = None
+    body: MailBody | None = None
+
+
+class ConversationEvent(Wire):
+    """An InMail sent or received by a seat; `content` is a Rest.li union keyed by the full type name."""
+
+    id: str
+    author: str
+    created_at: int
+    recipients: list[str] = Field(default_factory=list)
+    thread_urn: str | None = None
+    content: dict[str, MailContent] = Field(default_factory=dict)
+
+    @property
+    def mail(self) -> MailContent | None:
+        return self.content.get(MAIL_CONTENT)
+
+    @property
+    def is_outbound(self) -> bool:
+        """Seats are recruiters, people are prospects: the author's URN type gives the direction."""
+        return self.author.startswith("urn:li:seat:")
+
+    @property
+    def dedupe_key(self) -> tuple[str, int, str]:
+        """Ids repeat across events of one thread, so identity is (id, createdAt, author)."""
+        return self.id, self.created_at, self.author
+
+
+class MailStub(Wire):
+    """A prospect who shared contact details in an InMail reply (element shape: reference Decision)."""
+
+    owner: str
+    member: str
+    contract: str | None = None
+    created_at: int | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    headline: str | None = None
+    location: str | None = None
+    profile_url: str | None = None
+    email_address: str | None = None
+    phone_number: str | None = None
+
+
+class Seat(Wire):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+
+    id: str | None = None  # absent from the documented sample's opening part, though V4 says it is returned
+    member: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    contract: str | None = None
+    state: str | None = None
+    seat_roles: list[str] = Field(default_factory=list)
+
+    @property
+    def urn(self) -> str | None:
+        """reference: unconfirmed whether `id` is the bare number or the seat URN; accept both."""
+        if self.id is None:
+            return None
+        return self.id if self.id.startswith("urn:") else f"urn:li:seat:{self.id}"
+
+
+class PushEvent(Wire):
+    """A push notification: the id to fetch with, its type, and an optional expiry (epoch ms)."""
+
+    id: str = Field(validation_alias=AliasChoices("id", "requestId"))
+    type: str
+    expires_at: int | None = None
+
+
+def parse_push_event(raw_body: bytes) -> PushEvent:
+    """Read a push body (raises ValueError when it is not one)."""
+    return PushEvent.model_validate_json(raw_body)
+
+
+def push_signature(secret: str, raw_body: bytes) -> str:
+    """hex(HMAC-SHA256(secret, "hmacsha256=" + body)): the `hmacsha256=` literal is part of the message."""
+    return hmac.new(secret.encode(), b"hmacsha256=" + raw_body, hashlib.sha256).hexdigest()
+
+
+def verify_push_signature(secret: str, raw_body: bytes, header: str | None) -> bool:
+    """Whether `X-LI-Signature` signs these exact bytes; compared in constant time."""
+    if not header:
+        return False
+    given = header.strip().lower().removeprefix("hmacsha256=")
+    return hmac.compare_digest(push_signature(secret, raw_body), given)
+
+
+def challenge_response(challenge_code: str, secret: str) -> str:
+    """The `challengeResponse` for a webhook validation GET: hex(HMAC-SHA256(secret, challengeCode))."""
+    return hmac.new(secret.encode(), challenge_code.encode(), hashlib.sha256).hexdigest()
+
+
+class LinkedInClient:
+    """One customer's RSC connection (its child app) over an injected httpx.Client.
+
+    Every failure surfaces as an `IntegrationError`; `requests_made` counts API calls (not token
+    calls), which is what LinkedIn's daily budget counts.
+    """
+
+    def __init__(self, http: httpx.Client, *, api_url: str, token_url: str, client_id: str,
+                 client_secret: str, organization: str, contract: str | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._http = http
+        self._api_url = api_url.rstrip("/")
+        self._token_url = token_url
+        self._credentials = {"grant_type": "client_credentials", "client_id": client_id,
+                             "client_secret": client_secret}
+        self.organization = organization
+        self.contract = contract
+        self._clock = clock
+        self._token: str | None = None
+        self._refresh_at = 0.0
+        self.requests_made = 0
+
+    def ping(self) -> None:
+        """Prove the credentials and the API work: a token and one seats call (needs `contract`)."""
+        self._get("/v2/seatsV2", {**self._seat_query("ACTIVE"), "start": 0, "count": 1})
+
+    def seats(self, states: str = "ACTIVE") -> list[Seat]:
+        """The contract's seats in `states` (paged; `start` is mandatory on this finder)."""
+        return self._finder("/v2/seatsV2", self._seat_query(states), Seat, count=10)
+
+    def upsert_candidates(self, records: Sequence[AtsCandidate]) -> BatchResult:
+        """Upsert in batches of ≤100 sent one after another; each record gets its own verdict.
+
+        An error for a whole batch raises, leaving earlier batches written: upserts are idempotent,
+        so the caller retries everything.
+        """
+        ids = [r.ats_candidate_id for r in records]
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate atsCandidateId in one upsert")
+        result = BatchResult()
+        for start in range(0, len(records), BATCH_LIMIT):
+            chunk = records[start : start + BATCH_LIMIT]
+            entries = [(r.ats_candidate_id, self._key("atsCandidateId", r.ats_candidate_id),
+                        r.model_dump(by_alias=True, exclude_none=True)) for r in chunk]
+            result.extend(self._batch("PUT", "/v2/atsCandidates", "BATCH_UPDATE", entries))
+        return result
+
+    def link_member(self, ats_candidate_id: str, member: str) -> None:
+        """Tie an exported LinkedIn member (`urn:li:person:…`) to the ATS candidate."""
+        patch = {"patch": {"$set": {"manualMatchedMember": member}}}
+        entry = (ats_candidate_id, self._key("atsCandidateId", ats_candidate_id), patch)
+        _require_ok(self._batch("POST", "/v2/atsCandidates", "BATCH_PARTIAL_UPDATE", [entry]))
+
+    def push_application(self, application: AtsApplication) -> None:
+        """Write one application with EVERY field: LinkedIn replaces the record, an omitted field becomes null."""
+        entity = application.model_dump(by_alias=True)  # None kept as null on purpose: full replace
+        entry = (application.ats_job_application_id,
+                 self._key("atsJobApplicationId", application.ats_job_application_id), entity)
+        _require_ok(self._batch("PUT", "/v2/atsApplications", "BATCH_UPDATE", [entry]))
+
+    def push_application_stages(self, ats_job_application_id: str, stages: Sequence[AtsStage]) -> BatchResult:
+        """Write an application's stage history entries (≤100 per call, keyed by stage id)."""
+        parent = encode_key_v1(self._key("atsJobApplicationId", ats_job_application_id))
+        result = BatchResult()
+        for start in range(0, len(stages), BATCH_LIMIT):
+            entries = [(s.stage_id, s.stage_id, s.model_dump(by_alias=True))
+                       for s in stages[start : start + BATCH_LIMIT]]
+            result.extend(self._batch("PUT", f"/v2/atsApplications/{parent}/stages", "BATCH_UPDATE", entries))
+        return result
+
+    def register_callback_url(self, url: str) -> None:
+        """Register the customer's One-Click Export callback (`CALLBACK_URL`, unique per customer)."""
+        key = encode_key_v1({"integrationContext": self.organization, "integrationType": "ONE_CLICK_EXPORT",
+                             "tenantType": "RECRUITER", "dataProvider": "ATS"})
+        entity = {"configurationValue": {"string": url}}
+        path = f"/v2/atsIntegrations/{key}/configurations"
+        _require_ok(self._batch("PUT", path, "BATCH_UPDATE", [("CALLBACK_URL", "CALLBACK_URL", entity)]))
+
+    def get_exported_candidates(self, request_id: str) -> list[ExportedCandidate]:
+        """The candidates of one export push; refuses any that belong to another organization."""
+        body = self._get("/v2/exportedCandidates", {"q": "request", "requestId": request_id})
+        exported = parse_elements(body, ExportedCandidate)
+        foreign = [e.integration_context for e in exported if e.integration_context != self.organization]
+        if foreign:
+            # reference: LinkedIn asks partners to check the context matches the callback's customer
+            raise Rejected(f"export {request_id} is for {foreign[0]}, not {self.organization}",
+                           integration=INTEGRATION)
+        return exported
+
+    def conversation_events(self, seat: str, start_ms: int, end_ms: int) -> list[ConversationEvent]:
+        """InMails of a seat in `[start_ms, end_ms)`, asked for in windows of at most 12 h, every page."""
+        events: list[ConversationEvent] = []
+        for low, high in time_windows(start_ms, end_ms, WINDOW_MS):
+            params: dict[str, Any] = {"q": "criteria", "viewer": seat, "timeRange.start": low,
+                                      "timeRange.end": high}
+            events.extend(self._finder("/v2/conversationEvents", params, ConversationEvent))
+        return events
+
+    def mail_stubs(self, contract: str, seat: str, start_ms: int, end_ms: int) -> list[MailStub]:
+        """Stub profiles shared with a seat, created in `[start_ms, end_ms)`, every page."""
+        params: dict[str, Any] = {"q": "contract", "contract": contract, "owners": seat,
+                                  "createdDateStart": start_ms, "createdDateEnd": end_ms}
+        return self._finder("/v2/mailStubs", params, MailStub)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _seat_query(self, states: str) -> dict[str, Any]:
+        if self.contract is None:
+            raise ValueError("seat calls need the customer's contract URN (`contract=`)")
+        return {"q": "attributes", "contracts": self.contract, "states": states}
+
+    def _key(self, id_field: str, value: str) -> dict[str, str]:
+        return {id_field: value, "dataProvider": "ATS", "integrationContext": self.organization}
+
+    def _batch(self, method: str, path: str, restli_method: str,
+               entries: Sequence[tuple[str, Key, dict[str, Any]]]) -> BatchResult:
+        """One batch call: ids in the query (1.0 keys), entities in the body, verdicts per record."""
+        keys = [key for _, key, _ in entries]
+        texts = [key if isinstance(key, str) else encode_key_v1(key) for key in keys]
+        body = {"entities": {text: entity for text, (_, _, entity) in zip(texts, entries, strict=True)}}
+        answer = self._call(method, path, params=batch_ids_v1(keys), json=body, restli_method=restli_method)
+        return read_batch_result(answer, {text: rid for text, (rid, _, _) in zip(texts, entries, strict=True)})
+
+    def _finder(self, path: str, params: Mapping[str, Any], model: type[M], count: int = PAGE_SIZE) -> list[M]:
+        def page(start: int, size: int) -> list[M]:
+            return parse_elements(self._get(path, {**params, "start": start, "count": size}), model)
+
+        return list(iter_pages(page, count))
+
+    def _get(self, path: str, params: Mapping[str, Any]) -> Any:
+        return self._call("GET", path, params=list(params.items()))
+
+    def _call(self, method: str, path: str, *, params: list[tuple[str, Any]], json: Any = None,
+              restli_method: str | None = None) -> Any:
+        """An API call with a fresh-enough token; a 401 refreshes the token once, then AuthFailed."""
+        for _ in range(2):
+            headers = {"Authorization": f"Bearer {self._access_token()}"}
+            if restli_method:
+                headers["X-RestLi-Method"] = restli_method
+            self.requests_made += 1
+            response = self._send(method, self._api_url + path, params=params, json=json, headers=headers)
+            if response.status_code != 401:
+                return json_or_raise(response)
+            self._token = None  # revoked or expired early: fetch a new one and try once more
+        raise AuthFailed("LinkedIn refused a freshly issued token", integration=INTEGRATION, status=401)
+
+    def _access_token(self) -> str:
+        if self._token is None or self._clock() >= self._refresh_at:
+            response = self._send("POST", self._token_url, data=self._credentials)
+            if response.status_code in (400, 401):
+                raise AuthFailed("LinkedIn refused the client credentials", integration=INTEGRATION,
+                                 status=response.status_code)
+            token = parse_model(TokenResponse, json_or_raise(response))
+            # short-lived tokens (sandbox faults) would otherwise be refreshed on every call
+            self._refresh_at = self._clock() + token.expires_in - min(TOKEN_MARGIN, token.expires_in / 2)
+            self._token = token.access_token
+        return self._token
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """The one place httpx is called: transport failures become `Unavailable`."""
+        try:
+            return self._http.request(method, url, **kwargs)
+        except httpx.RequestError as exc:
+            raise Unavailable(f"LinkedIn unreachable: {type(exc).__name__}", integration=INTEGRATION) from exc
+
+
+def _require_ok(result: BatchResult) -> None:
+    """Raise `Rejected` for the first refused record of a single-record write."""
+    failure: RecordFailure | None = next(iter(result.failed), None)
+    if failure is not None:
+        raise Rejected(f"LinkedIn refused {failure.id}: {failure.message}", integration=INTEGRATION,
+                       status=failure.status)
+
