@@ -191,7 +191,9 @@ class WorkQueue:
         """When the earliest queued item becomes runnable (None when nothing is queued)."""
         t = WORK.c
         with self.engine.connect() as conn:
-            return conn.execute(select(func.min(t.run_after)).where(t.state == WorkState.QUEUED)).scalar_one()
+            due: datetime | None = conn.execute(
+                select(func.min(t.run_after)).where(t.state == WorkState.QUEUED)).scalar_one()
+        return due
 
     def dead(self, limit: int = 100, kind: str | None = None) -> list[WorkItem]:
         """Dead-lettered items, oldest first."""
