@@ -1,4 +1,4 @@
-"""Slack Web API simulator: the methods the bot calls, Block Kit limits, per-channel pacing, response_urls."""
+"""Slack Web API simulator: the workspace state, the methods the bot calls, per-channel pacing, the app."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,60 +22,13 @@ from integrations.sandbox.base import (
     control_routes,
     recorded,
 )
+from integrations.sandbox.slack_blocks import block_errors as block_errors  # re-exported for callers
+from integrations.sandbox.slack_messages import BOT_ID, Message, SlackError, check_content, edit_message
+from integrations.sandbox.slack_response_urls import ResponseUrl, response_url_routes
 
-BOT_ID = "B0HBBOT"
 TEAM_NAME = "HireBridge Sandbox"
-MAX_TEXT = 40_000  # reference: unconfirmed; Slack truncates long text and documents msg_too_long
-RESPONSE_URL_USES = 5  # Slack: "up to 5 times within 30 minutes"
-RESPONSE_URL_TTL = 30 * 60.0
 _RECORDED_HEADERS = ("authorization", "content-type", "user-agent")
 _FAULT_ERRORS = {500: "internal_error", 503: "service_unavailable", 504: "request_timeout"}
-
-
-class SlackError(Exception):
-    """An API error: Slack answers HTTP 200 with `{"ok": false, "error": ...}` unless `status` says otherwise."""
-
-    def __init__(self, error: str, status: int = 200, headers: dict[str, str] | None = None,
-                 **extra: Any) -> None:
-        super().__init__(error)
-        self.error, self.status, self.headers, self.extra = error, status, headers, extra
-
-    def response(self) -> JSONResponse:
-        return JSONResponse({"ok": False, "error": self.error, **self.extra}, self.status, self.headers)
-
-
-@dataclass
-class Message:
-    """A message the bot posted (or an ephemeral one, with its `user`); `edits` keeps earlier versions."""
-
-    channel: str
-    ts: str
-    text: str
-    blocks: list[Any]
-    thread_ts: str | None = None
-    user: str | None = None
-    edits: list[dict[str, Any]] = field(default_factory=list)
-
-    def wire(self, state: SlackState) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": "message", "text": self.text, "user": state.bot_user_id,
-                                "bot_id": BOT_ID, "team": state.team_id, "ts": self.ts, "blocks": self.blocks}
-        if self.thread_ts:
-            body["thread_ts"] = self.thread_ts
-        if self.edits:
-            body["edited"] = {"user": state.bot_user_id, "ts": self.edits[-1]["edited_ts"]}
-        return body
-
-
-@dataclass
-class ResponseUrl:
-    """A `response_url` handed to the bot with a command or action; `posts` is what it sent there."""
-
-    id: str
-    channel: str
-    user: str
-    created_at: float
-    message_ts: str | None = None
-    posts: list[dict[str, Any]] = field(default_factory=list)
 
 
 class SlackState(SimulatorState):
@@ -144,74 +96,6 @@ def seed_sandbox(state: SlackState, workspace: world.SlackWorkspace = world.SLAC
     return state
 
 
-# --- Block Kit limits (reference 5.6) --------------------------------------------------------------------
-
-BLOCK_TYPES = {"section", "actions", "context", "divider", "header", "image", "input", "rich_text", "markdown",
-               "file", "video"}
-MAX_BLOCKS = 50  # per message; 100 only in modals and the Home tab
-
-
-def _too_long(value: Any, limit: int, pointer: str) -> list[str]:
-    if isinstance(value, str) and len(value) > limit:
-        return [f"must be less than {limit + 1} characters [json-pointer:{pointer}]"]
-    return []
-
-
-def _too_many(value: Any, limit: int, pointer: str) -> list[str]:
-    if isinstance(value, list) and len(value) > limit:
-        return [f"no more than {limit} items allowed [json-pointer:{pointer}]"]
-    return []
-
-
-def _text_errors(obj: Any, limit: int, pointer: str) -> list[str]:
-    if not isinstance(obj, dict) or obj.get("type") not in ("plain_text", "mrkdwn") or not obj.get("text"):
-        return [f"must provide a text object [json-pointer:{pointer}]"]
-    return _too_long(obj["text"], limit, f"{pointer}/text")
-
-
-def _element_errors(element: Any, pointer: str) -> list[str]:
-    if not isinstance(element, dict) or not isinstance(element.get("type"), str):
-        return [f"must provide an element type [json-pointer:{pointer}]"]
-    errors = _too_long(element.get("action_id"), 255, f"{pointer}/action_id")
-    if element["type"] == "button":
-        errors += _text_errors(element.get("text"), 75, f"{pointer}/text")
-        errors += _too_long(element.get("value"), 2000, f"{pointer}/value")
-        errors += _too_long(element.get("url"), 3000, f"{pointer}/url")
-    return errors
-
-
-def _block_errors(block: Any, pointer: str) -> list[str]:
-    if not isinstance(block, dict) or block.get("type") not in BLOCK_TYPES:
-        return [f"failed to match all allowed schemas [json-pointer:{pointer}]"]
-    kind, errors = block["type"], _too_long(block.get("block_id"), 255, f"{pointer}/block_id")
-    if kind == "section":
-        if "text" in block or "fields" not in block:
-            errors += _text_errors(block.get("text"), 3000, f"{pointer}/text")
-        fields = block.get("fields") or []
-        errors += _too_many(fields, 10, f"{pointer}/fields")
-        errors += [e for i, f in enumerate(fields) for e in _text_errors(f, 2000, f"{pointer}/fields/{i}")]
-        if "accessory" in block:
-            errors += _element_errors(block["accessory"], f"{pointer}/accessory")
-    elif kind == "header":
-        errors += _text_errors(block.get("text"), 150, f"{pointer}/text")
-    elif kind in ("actions", "context"):
-        elements = block.get("elements")
-        if not isinstance(elements, list) or not elements:
-            return [*errors, f"must provide elements [json-pointer:{pointer}/elements]"]
-        errors += _too_many(elements, 25 if kind == "actions" else 10, f"{pointer}/elements")
-        if kind == "actions":
-            errors += [e for i, el in enumerate(elements) for e in _element_errors(el, f"{pointer}/elements/{i}")]
-    return errors
-
-
-def block_errors(blocks: Any) -> list[str]:
-    """Slack's `invalid_blocks` reasons for a message's blocks (empty when they are valid)."""
-    if not isinstance(blocks, list):
-        return ["must be an array [json-pointer:/blocks]"]
-    errors = _too_many(blocks, MAX_BLOCKS, "/blocks")
-    return errors + [e for i, block in enumerate(blocks) for e in _block_errors(block, f"/blocks/{i}")]
-
-
 # --- arguments -------------------------------------------------------------------------------------------
 
 def _decode(raw: bytes, content_type: str) -> dict[str, Any]:
@@ -255,24 +139,6 @@ def _channel(state: SlackState, args: dict[str, Any]) -> str:
     raise SlackError("channel_not_found")
 
 
-def _content(args: dict[str, Any]) -> tuple[str, list[Any] | None]:
-    """The message text and blocks (a list, or a JSON string when form-encoded), checked as Slack does."""
-    text, blocks = str(args.get("text") or ""), args.get("blocks")
-    if isinstance(blocks, str):
-        try:
-            blocks = json.loads(blocks)
-        except ValueError:
-            raise SlackError("invalid_blocks_format") from None
-    if blocks is not None and (errors := block_errors(blocks)):
-        raise SlackError("invalid_blocks", errors=errors,
-                         response_metadata={"messages": [f"[ERROR] {e}" for e in errors]})
-    if not text and not blocks:
-        raise SlackError("no_text")
-    if len(text) > MAX_TEXT:
-        raise SlackError("msg_too_long")
-    return text, blocks
-
-
 # --- methods ---------------------------------------------------------------------------------------------
 
 def auth_test(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
@@ -283,7 +149,7 @@ def auth_test(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
 
 def post_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     channel = _channel(state, args)
-    text, blocks = _content(args)
+    text, blocks = check_content(args)
     if (retry_after := state.take_post_token(channel)) is not None:
         raise SlackError("ratelimited", 429, {"Retry-After": str(int(retry_after))})
     message = Message(channel, state.next_ts(), text, blocks or [], thread_ts=args.get("thread_ts"))
@@ -296,7 +162,7 @@ def post_ephemeral(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     channel = _channel(state, args)
     if args.get("user") not in state.users:
         raise SlackError("user_not_found")
-    text, blocks = _content(args)
+    text, blocks = check_content(args)
     message = Message(channel, state.next_ts(), text, blocks or [], args.get("thread_ts"), str(args["user"]))
     with state.lock:
         state.ephemeral.append(message)
@@ -305,22 +171,13 @@ def post_ephemeral(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
 
 def update_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     channel = _channel(state, args)
-    text, blocks = _content(args)
+    text, blocks = check_content(args)
     with state.lock:
         message = next((m for m in state.messages if m.channel == channel and m.ts == args.get("ts")), None)
         if message is None:
             raise SlackError("message_not_found")
-        _edit(state, message, text, blocks)
+        edit_message(state, message, text, blocks)
     return {"channel": channel, "ts": message.ts, "text": message.text, "message": message.wire(state)}
-
-
-def _edit(state: SlackState, message: Message, text: str, blocks: list[Any] | None) -> None:
-    """Replace a message's content, keeping the version it replaces; omitted blocks are kept, as Slack does."""
-    previous = {"text": message.text, "blocks": message.blocks, "edited_ts": state.next_ts()}
-    message.edits.append(previous)
-    message.text, message.blocks = text, message.blocks if blocks is None else blocks
-    state.updates.append({"channel": message.channel, "ts": message.ts, "text": text, "blocks": message.blocks,
-                          "edited_ts": previous["edited_ts"]})
 
 
 def users_info(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
@@ -356,61 +213,6 @@ METHODS: dict[str, Callable[[SlackState, dict[str, Any]], dict[str, Any]]] = {
     "users.info": users_info,
     "conversations.info": conversations_info,
 }
-
-
-# --- response_url ----------------------------------------------------------------------------------------
-
-def _respond(state: SlackState, target: ResponseUrl, body: dict[str, Any]) -> None:
-    """Record one response_url post; `in_channel` posts a message, `replace_original` edits the source one."""
-    text, blocks = _content(body)
-    post = {"channel": target.channel, "user": target.user, "text": text, "blocks": blocks,
-            "response_type": body.get("response_type", "ephemeral"),  # Slack's default is ephemeral
-            "replace_original": bool(body.get("replace_original")), "at": state.clock()}
-    with state.lock:
-        target.posts.append(post)
-        original = next((m for m in state.messages if m.ts == target.message_ts), None)
-        if post["replace_original"] and original is not None:
-            _edit(state, original, text, blocks)
-        elif post["response_type"] == "in_channel":
-            state.messages.append(Message(target.channel, state.next_ts(), text, blocks or []))
-
-
-def response_url_routes(state: SlackState, fault: Callable[[int], Response]) -> list[Route]:
-    """`POST /_sandbox/response_urls {channel, user[, message_ts]}` mints a URL; `POST /response/<id>` uses it."""
-
-    async def mint(request: Request) -> Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or body.get("channel") not in state.channels:
-            return JSONResponse({"error": "body must name a known channel (and a user)"}, status_code=400)
-        target = ResponseUrl(f"{state.random.getrandbits(64):016x}", body["channel"], str(body.get("user", "")),
-                             state.clock(), body.get("message_ts"))
-        with state.lock:
-            state.response_urls[target.id] = target
-        return JSONResponse({"response_url": f"{str(request.base_url).rstrip('/')}/response/{target.id}"})
-
-    @recorded(state, fault)
-    async def respond(request: Request) -> Response:
-        target = state.response_urls.get(request.path_params["id"])
-        # reference: unconfirmed answer once a URL is spent or stale; we chose 404 expired_url.
-        if target is None or len(target.posts) >= RESPONSE_URL_USES or \
-                state.clock() - target.created_at > RESPONSE_URL_TTL:
-            return SlackError("expired_url", 404).response()
-        try:
-            body = await request.json()
-            if not isinstance(body, dict):
-                raise SlackError("invalid_payload", 400)
-            _respond(state, target, body)
-        except ValueError:
-            return SlackError("invalid_payload", 400).response()
-        except SlackError as exc:  # reference: unconfirmed; response_url errors answered 400 here
-            return SlackError(exc.error, 400, **exc.extra).response()
-        return JSONResponse({"ok": True})
-
-    return [Route("/_sandbox/response_urls", mint, methods=["POST"]),
-            Route("/response/{id}", respond, methods=["POST"])]
 
 
 # --- app -------------------------------------------------------------------------------------------------
