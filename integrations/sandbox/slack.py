@@ -27,7 +27,6 @@ from integrations.sandbox.slack_messages import BOT_ID, Message, SlackError, che
 from integrations.sandbox.slack_response_urls import ResponseUrl, response_url_routes
 
 TEAM_NAME = "HireBridge Sandbox"
-_RECORDED_HEADERS = ("authorization", "content-type", "user-agent")
 _FAULT_ERRORS = {500: "internal_error", 503: "service_unavailable", 504: "request_timeout"}
 
 

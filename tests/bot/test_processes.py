@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -41,10 +41,13 @@ def hirebridge(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def wait_for(predicate: object, timeout: float = 30.0) -> None:
-    assert callable(predicate)
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0,
+             proc: subprocess.Popen[str] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
+        if proc is not None and (proc.poll() is not None or time.monotonic() >= deadline):
+            proc.kill()
+            raise AssertionError(f"the process stopped or timed out:\n{proc.communicate()[0]}")
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
 
@@ -85,11 +88,12 @@ def test_worker_runs_checks_and_relays_the_report_to_slack(tmp_path: Path, sims:
     queue = WorkQueue(engine)
     queue.enqueue(CHECK, {"tenant": "acme", "integration": "greenhouse"}, dedupe_key="c1", tenant_id="acme")
     queue.enqueue(CHECK, {"tenant": "acme", "integration": "linkedin"}, dedupe_key="c2", tenant_id="acme")
-    queue.enqueue(REPORT, {"tenant": "acme"}, dedupe_key="r1", tenant_id="acme", priority=90)
     proc = hirebridge(["worker", "--poll", "0.1"], {
         **SANDBOX_ENV, "HIREBRIDGE_DATABASE_URL": db_url, "HIREBRIDGE_CONFIG": str(config_path),
         "HIREBRIDGE_SLACK_API_URL": f"{sims.url('slack')}/api/"})
-    wait_for(lambda: Outbox(engine).counts()["sent"] == 1)
+    wait_for(lambda: queue.counts()["done"] == 2, proc=proc)
+    queue.enqueue(REPORT, {"tenant": "acme"}, dedupe_key="r1", tenant_id="acme")
+    wait_for(lambda: Outbox(engine).counts()["sent"] == 1, proc=proc)
     out = stop(proc)
     assert queue.counts()["done"] == 3
     assert "integration.check" in out
