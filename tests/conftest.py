@@ -32,6 +32,25 @@ def serve() -> Iterator[Callable[..., RunningServer]]:
         server.stop()
 
 
+class Switchboard:
+    """An ASGI app that forwards to whichever app the current test installed (one server per module)."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def switchboard() -> Iterator[tuple[Switchboard, RunningServer]]:
+    """One loopback server per test module; each test installs its app on the board."""
+    board = Switchboard()
+    server = serve_in_thread(board, "switchboard")
+    yield board, server
+    server.stop()
+
+
 # --- databases -------------------------------------------------------------------------------------------
 
 POSTGRES_URL = os.environ.get("HIREBRIDGE_TEST_POSTGRES_URL")

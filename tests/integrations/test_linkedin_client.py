@@ -29,7 +29,8 @@ from integrations.linkedin import (
 from integrations.linkedin_restli import batch_ids_v1, encode_key_v1, parse_key, read_batch_result
 from integrations.sandbox.linkedin import LinkedInState, create_app, seed_sandbox
 from integrations.sandbox.linkedin_push import add_conversation_event, add_mail_stub
-from integrations.sandbox.server import RunningServer, free_port, serve_in_thread
+from integrations.sandbox.server import RunningServer, free_port
+from tests.conftest import Switchboard
 
 PAYLOADS = Path(__file__).parent.parent / "payloads"
 ORG = "urn:li:organization:1001"
@@ -38,25 +39,6 @@ HOUR_MS = 3_600_000
 # a fresh connection per request: the loopback server's keep-alive replies stall ~40 ms on Nagle
 FRESH_CONNECTIONS = httpx.Limits(max_keepalive_connections=0)
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-
-
-class Switchboard:
-    """An ASGI app that forwards to whichever app the current test installed."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def switchboard() -> Iterator[tuple[Switchboard, RunningServer]]:
-    """One loopback server per module: starting and stopping uvicorn for every test dominates runtime."""
-    board = Switchboard()
-    server = serve_in_thread(board, "linkedin")
-    yield board, server
-    server.stop()
 
 
 @dataclass

@@ -17,7 +17,8 @@ from starlette.routing import Route
 
 from integrations.linkedin import challenge_response, verify_push_signature
 from integrations.sandbox.linkedin import LinkedInState, create_app, seed_sandbox
-from integrations.sandbox.server import RunningServer, serve_in_thread
+from integrations.sandbox.server import RunningServer
+from tests.conftest import Switchboard
 
 PAYLOADS = Path(__file__).parent.parent / "payloads"
 ACME = ("acme-rsc", "sandbox-acme-rsc-secret")
@@ -26,25 +27,6 @@ SEAT = "urn:li:seat:6001"
 HOUR_MS = 3_600_000
 # a fresh connection per request: the loopback server's keep-alive replies stall ~40 ms on Nagle
 FRESH_CONNECTIONS = httpx.Limits(max_keepalive_connections=0)
-
-
-class Switchboard:
-    """An ASGI app that forwards to whichever app the current test installed."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def switchboard() -> Iterator[tuple[Switchboard, RunningServer]]:
-    """One loopback server per module: starting and stopping uvicorn for every test dominates runtime."""
-    board = Switchboard()
-    server = serve_in_thread(board, "linkedin")
-    yield board, server
-    server.stop()
 
 
 @dataclass
