@@ -37,7 +37,6 @@ ORG = "urn:li:organization:1001"
 SEAT = "urn:li:seat:6001"
 HOUR_MS = 3_600_000
 # a fresh connection per request: the loopback server's keep-alive replies stall ~40 ms on Nagle
-FRESH_CONNECTIONS = httpx.Limits(max_keepalive_connections=0)
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
@@ -61,7 +60,7 @@ def setup(switchboard: tuple[Switchboard, RunningServer]) -> Iterator[Setup]:
     state = seed_sandbox(LinkedInState(seed=3, clock=lambda: now[0], time_scale=0.0))
     board, server = switchboard
     board.app = create_app(state)
-    with httpx.Client(timeout=10, limits=FRESH_CONNECTIONS) as http:
+    with httpx.Client(timeout=10) as http:
         yield Setup(make_client(http, server.url, lambda: now[0]), state, now, server.url)
 
 

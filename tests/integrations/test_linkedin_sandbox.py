@@ -26,7 +26,6 @@ ORG = "urn:li:organization:1001"
 SEAT = "urn:li:seat:6001"
 HOUR_MS = 3_600_000
 # a fresh connection per request: the loopback server's keep-alive replies stall ~40 ms on Nagle
-FRESH_CONNECTIONS = httpx.Limits(max_keepalive_connections=0)
 
 
 @dataclass
@@ -59,7 +58,7 @@ def sim(switchboard: tuple[Switchboard, RunningServer]) -> Iterator[Sim]:
     state = seed_sandbox(LinkedInState(seed=7, clock=lambda: now[0], time_scale=0.0))
     board, server = switchboard
     board.app = create_app(state)
-    with httpx.Client(timeout=10, limits=FRESH_CONNECTIONS) as http:
+    with httpx.Client(timeout=10) as http:
         yield Sim(server.url, state, http, now)
 
 
