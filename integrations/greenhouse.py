@@ -21,6 +21,7 @@ INTEGRATION = "greenhouse"
 REFRESH_EARLY_SECONDS = 60.0
 DEFAULT_TOKEN_TTL_SECONDS = 3600.0  # reference 1.2: fall back to one hour when no expiry is given
 PER_PAGE = 500  # the v3 maximum; sent on the first page only (reference 2.1)
+IDS_MAX = 50  # `ids` and each `*_ids` filter take at most 50 values (reference 2.1)
 
 Id = Annotated[int, Strict()]  # v3 ids are integers on the wire; a string id means another API version
 Visibility = Literal["public", "private", "admin_only"]  # write spelling; reads say `privately_visible` etc.
@@ -74,6 +75,7 @@ class Candidate(WireModel):
     email_addresses: list[ContactValue] = []
     phone_numbers: list[ContactValue] = []
     social_media_addresses: list[ContactValue] = []
+    website_addresses: list[ContactValue] = []
     tags: list[str] = []
     created_at: datetime
     updated_at: datetime
@@ -87,6 +89,7 @@ class Application(WireModel):
     stage_name: str | None = None
     status: str  # reads say in_process|rejected|hired|converted; the filter says `active`
     prospect: bool = False
+    source_id: Id | None = None
 
 
 class Note(WireModel):
@@ -134,6 +137,7 @@ class GreenhouseClient:
         self._token_locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
         self.rate_limit = RateLimit()
+        self.requests = 0  # HTTP requests sent, token requests included
 
     # --- reads ---
 
@@ -163,15 +167,47 @@ class GreenhouseClient:
     def list_applications(self, candidate_id: int) -> list[Application]:
         return self._list("/v3/applications", Application, {"candidate_ids": candidate_id})
 
+    def get_candidates(self, candidate_ids: Sequence[int]) -> list[Candidate]:
+        """Candidates by id, one request per 50 ids (v3 has no single-record GET)."""
+        return [c for batch in _batches(candidate_ids)
+                for c in self._list("/v3/candidates", Candidate, {"ids": _csv(batch)})]
+
+    def applications_for(self, candidate_ids: Sequence[int]) -> list[Application]:
+        """The applications of many candidates, one request per 50 ids."""
+        return [a for batch in _batches(candidate_ids)
+                for a in self._list("/v3/applications", Application, {"candidate_ids": _csv(batch)})]
+
+    def get_application(self, application_id: int) -> Application | None:
+        found = self._list("/v3/applications", Application, {"ids": application_id})
+        return next((a for a in found if a.id == application_id), None)
+
+    def iter_candidates(self, filters: Mapping[str, Any] | None = None) -> Iterator[Candidate]:
+        """Candidates page by page, e.g. `{"updated_at": "gte|2026-08-01T00:00:00Z"}` (reference 2.1)."""
+        return (_parse(Candidate, row) for row in self._rows("/v3/candidates", filters or {}))
+
+    def iter_applications(self, filters: Mapping[str, Any] | None = None) -> Iterator[Application]:
+        return (_parse(Application, row) for row in self._rows("/v3/applications", filters or {}))
+
+    def list_notes(self, candidate_id: int) -> list[Note]:
+        # reference 1.3 lists a `notes:list` scope; `GET /v3/notes?candidate_ids=` follows the v3 list
+        # convention (parent id filters, reference 2.1) but no source shows the call itself
+        return self._list("/v3/notes", Note, {"candidate_ids": candidate_id})
+
     # --- writes: never retried automatically, v3 has no idempotency key (reference 2.3) ---
 
     def create_candidate(self, *, first_name: str, last_name: str, job_id: int, emails: Sequence[str] = (),
                          phones: Sequence[str] = (), social_urls: Sequence[str] = (), company: str | None = None,
                          title: str | None = None, tags: Sequence[str] = (), source_id: int | None = None,
-                         recruiter_id: int | None = None, as_user: int | None = None) -> CreatedCandidate:
-        """A candidate and their first application (at the job's first stage) in one call."""
+                         recruiter_id: int | None = None, initial_stage_id: int | None = None,
+                         as_user: int | None = None) -> CreatedCandidate:
+        """A candidate and their first application in one call.
+
+        reference 3.2: the nested application "starts the candidate at the job's first stage"; whether it
+        also takes `initial_stage_id` (as `POST /v3/applications` does) is unconfirmed: check the result.
+        """
         application = {k: v for k, v in (("job_id", job_id), ("source_id", source_id),
-                                          ("recruiter_id", recruiter_id)) if v is not None}
+                                          ("recruiter_id", recruiter_id), ("initial_stage_id", initial_stage_id))
+                       if v is not None}
         body = {"first_name": first_name, "last_name": last_name,
                 **{k: v for k, v in (("company", company), ("title", title)) if v is not None},
                 "email_addresses": [{"value": e, "type": "personal"} for e in emails],
@@ -188,6 +224,21 @@ class GreenhouseClient:
             return CreatedCandidate(candidate, _parse(Application, data["application"]))
         found = [a for a in self.list_applications(candidate.id) if a.job_id == job_id]  # a read: safe to add
         return CreatedCandidate(candidate, found[0] if found else None)
+
+    def update_candidate(self, candidate_id: int, fields: Mapping[str, Any], *,
+                         as_user: int | None = None) -> Candidate:
+        """PATCH the keys given; a list field replaces the whole list (reference 3.2), so send it complete."""
+        response = self._call("PATCH", f"{self._api}/v3/candidates/{candidate_id}", json=dict(fields), sub=as_user)
+        return _parse(Candidate, _object(response))
+
+    def create_application(self, candidate_id: int, job_id: int, *, initial_stage_id: int | None = None,
+                           source_id: int | None = None, as_user: int | None = None) -> Application:
+        """Put an existing candidate on a job (reference 3.3: the candidate-application body)."""
+        fields = (("candidate_id", candidate_id), ("job_id", job_id), ("initial_stage_id", initial_stage_id),
+                  ("source_id", source_id))
+        body = {k: v for k, v in fields if v is not None}
+        response = self._call("POST", f"{self._api}/v3/applications", json=body, sub=as_user)
+        return _parse(Application, _object(response))
 
     def add_note(self, candidate_id: int, body: str, *, application_id: int | None = None,
                  visibility: Visibility = "private", as_user: int | None = None) -> Note:
@@ -251,6 +302,7 @@ class GreenhouseClient:
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """The one place httpx is called: its exceptions become Unavailable."""
+        self.requests += 1
         try:
             response = self._http.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
@@ -370,6 +422,14 @@ def _number(text: str | None) -> float | None:
         return float(text) if text is not None else None
     except ValueError:
         return None
+
+
+def _batches(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    return (ids[i:i + IDS_MAX] for i in range(0, len(ids), IDS_MAX))
+
+
+def _csv(ids: Sequence[int]) -> str:
+    return ",".join(str(i) for i in ids)
 
 
 def _rate_limit(headers: httpx.Headers) -> RateLimit:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from integrations.errors import AuthFailed, RateLimited, Rejected, Unavailable
@@ -53,6 +53,15 @@ class LeverArchived(LeverModel):
     reason: str | None = None
 
 
+class LeverApplication(LeverModel):
+    """An opportunity's application (at most one): a bare id, or the object `expand=applications` gives."""
+
+    id: str
+    posting: str | None = None  # the posting (job) id
+    type: str | None = None  # posting | user | referral
+    created_at: int | None = None
+
+
 class LeverStageChange(LeverModel):
     to_stage_id: str
     to_stage_index: int | None = None
@@ -77,9 +86,21 @@ class LeverOpportunity(LeverModel):
     origin: str | None = None
     sources: list[str] = []
     tags: list[str] = []
-    applications: list[str] = []
+    applications: list[LeverApplication] = []
+    location: str | None = None
+    urls: dict[str, str] = {}  # `show` is the profile page of this opportunity
     created_at: int | None = None
     updated_at: int | None = None
+
+    @field_validator("applications", mode="before")
+    @classmethod
+    def _application_ids(cls, value: Any) -> Any:
+        # ids unless `expand=applications` was asked for (reference 3.1)
+        return [{"id": v} if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
+
+    @property
+    def posting_id(self) -> str | None:
+        return next((a.posting for a in self.applications if a.posting), None)
 
     @model_validator(mode="before")
     @classmethod
@@ -99,6 +120,41 @@ class CreatedOpportunity(LeverModel):
     @property
     def contact_id(self) -> str:
         return self.opportunity.contact
+
+
+class LeverNoteField(LeverModel):
+    type: str | None = None
+    text: str | None = None
+    value: Any = None
+
+
+class LeverNote(LeverModel):
+    """A note (reference 3.3): the text is the `value` of its `note` field; `text` is the fallback."""
+
+    id: str
+    text: str | None = None
+    fields: list[LeverNoteField] = []
+    created_at: int | None = None
+
+    @property
+    def body(self) -> str:
+        values = [f.value for f in self.fields if f.type == "note" and isinstance(f.value, str)]
+        return values[0] if values else self.text or ""
+
+
+class LeverLocation(LeverModel):
+    name: str | None = None
+
+
+class LeverContact(LeverModel):
+    """The person behind opportunities, as `GET /contacts/:contact` returns it (see `get_contact`)."""
+
+    id: str
+    name: str = ""
+    headline: str | None = None
+    location: LeverLocation | None = None
+    emails: list[str] = []
+    phones: list[LeverPhone] = []
 
 
 class _Page(LeverModel):
@@ -163,6 +219,7 @@ class LeverClient:
         self._max_retries = max_retries
         self._backoff = backoff
         self._jitter = jitter
+        self.requests = 0  # HTTP requests sent, 429 retries included
 
     # --- reads ---
 
@@ -199,11 +256,14 @@ class LeverClient:
     def create_opportunity(self, *, name: str, emails: Sequence[str] = (), phones: Sequence[str] = (),
                            links: Sequence[str] = (), headline: str | None = None, posting_id: str | None = None,
                            stage_id: str | None = None, sources: Sequence[str] = (), tags: Sequence[str] = (),
-                           origin: str | None = None, contact_id: str | None = None) -> CreatedOpportunity:
+                           origin: str | None = None, contact_id: str | None = None,
+                           location: str | None = None) -> CreatedOpportunity:
         """Create an opportunity; Lever dedupes by email onto an existing contact (see `deduped`)."""
-        body: dict[str, Any] = {"name": name, "emails": list(emails), "phones": [{"value": p} for p in phones],
+        body: dict[str, Any] = {"emails": list(emails), "phones": [{"value": p} for p in phones],
                                 "links": list(links), "sources": list(sources), "tags": list(tags)}
-        optional = {"headline": headline, "stage": stage_id, "origin": origin, "contact": contact_id,
+        # every field is optional (the Go client quotes Lever); no blank name for an existing `contact`
+        optional = {"name": name or None, "headline": headline, "stage": stage_id, "origin": origin,
+                    "contact": contact_id, "location": location,
                     "postings": [posting_id] if posting_id else None}
         body.update({k: v for k, v in optional.items() if v is not None})
         created = self._request("POST", "/opportunities", params={"perform_as": self.perform_as}, json=body)
@@ -214,6 +274,26 @@ class LeverClient:
         body = self._request("POST", f"/opportunities/{opportunity_id}/notes",
                              params={"perform_as": self.perform_as}, json={"value": text})
         return _validate(_NoteCreated, _data(body)).note_id
+
+    def list_notes(self, opportunity_id: str) -> list[LeverNote]:
+        return [_validate(LeverNote, item) for item in self._paginate(f"/opportunities/{opportunity_id}/notes")]
+
+    def add_links(self, opportunity_id: str, links: Sequence[str]) -> None:
+        """Add links to the opportunity's contact (reference 3.3: `addLinks`); the body of the answer is unused."""
+        self._request("POST", f"/opportunities/{opportunity_id}/addLinks", params={"perform_as": self.perform_as},
+                      json={"links": list(links)})
+
+    def get_contact(self, contact_id: str) -> LeverContact:
+        """`GET /contacts/:contact`: not in the reference's table; from the Go client it names (contacts.go)."""
+        return _validate(LeverContact, _data(self._request("GET", f"/contacts/{contact_id}")))
+
+    def update_contact(self, contact: LeverContact) -> LeverContact:
+        """`PUT /contacts/:contact` with the whole contact, as the Go client sends it.
+
+        Whether Lever replaces or merges the arrays is not documented in our sources: send them complete.
+        """
+        body = contact.model_dump(by_alias=True, exclude={"id"}, exclude_none=True)
+        return _validate(LeverContact, _data(self._request("PUT", f"/contacts/{contact.id}", json=body)))
 
     def change_stage(self, opportunity_id: str, stage_id: str) -> LeverOpportunity:
         body = self._request("PUT", f"/opportunities/{opportunity_id}/stage",
@@ -252,6 +332,7 @@ class LeverClient:
         return base / 2 + base / 2 * self._jitter()
 
     def _send(self, method: str, path: str, params: Query | None, json: dict[str, Any] | None) -> httpx.Response:
+        self.requests += 1
         try:
             return self._http.request(method, self._api_url + path, params=params, json=json, auth=self._auth)
         except httpx.TimeoutException as exc:

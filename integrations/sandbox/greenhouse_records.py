@@ -404,8 +404,9 @@ def _status(filters: dict[str, str]) -> Predicate:
 
 LIST_FILTERS: dict[str, Callable[[dict[str, str]], list[Predicate]]] = {
     "candidates": lambda f: [_ids(f, "ids", "id"), _email(f, "email"), *_dates(f)],
+    # created_at/updated_at are in V3's standard filter set for list endpoints (reference 2.1)
     "applications": lambda f: [_ids(f, "ids", "id"), _ids(f, "candidate_ids", "candidate_id"),
-                               _ids(f, "job_ids", "job_id"), _status(f)],
+                               _ids(f, "job_ids", "job_id"), _status(f), *_dates(f)],
     "notes": lambda f: [_ids(f, "ids", "id"), _ids(f, "candidate_ids", "candidate_id")],
     "jobs": lambda f: [_ids(f, "ids", "id"), (lambda r: r["status"] == f["status"]) if "status" in f else _any],
     "job_interview_stages": lambda f: [_ids(f, "ids", "id"), _ids(f, "job_ids", "job_id")],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,27 @@ class Contact:
         self.phones += [p for p in phones if p not in self.phones]
         self.links += [u for u in links if u not in self.links]
 
+    def wire(self) -> dict[str, Any]:
+        """`GET /contacts/:contact` (not in the reference's table; shaped as the Go client it names reads it:
+        model/contact.go, with `location` an object)."""
+        return {"id": self.id, "name": self.name, "headline": self.headline, "isAnonymized": False,
+                "location": {"name": self.location}, "emails": list(self.emails),
+                "phones": [dict(p) for p in self.phones]}
+
+    def replace(self, body: dict[str, Any]) -> None:
+        """`PUT /contacts/:contact`: each field sent replaces the stored one (the stricter reading; sources do
+        not say whether arrays merge)."""
+        for key in ("name", "headline"):
+            if key in body and not isinstance(body[key], str):
+                raise LeverError(400, f"{key} must be a string")
+        location = body.get("location", {"name": self.location})
+        if not isinstance(location, dict) or not isinstance(location.get("name") or "", str):
+            raise LeverError(400, "location must be an object {name}")
+        self.emails = _strings(body, "emails") if "emails" in body else self.emails
+        self.phones = _phones(body) if "phones" in body else self.phones
+        self.name, self.headline = body.get("name", self.name), body.get("headline", self.headline)
+        self.location = location.get("name") or ""
+
 
 @dataclass
 class Opportunity:
@@ -78,8 +99,8 @@ class Opportunity:
     stage_changes: list[dict[str, Any]] = field(default_factory=list)
     updated_at: int = 0
 
-    def wire(self) -> dict[str, Any]:
-        """The opportunity object as `GET /opportunities/:id` returns it (reference 3.2)."""
+    def wire(self, expand: Collection[str] = ()) -> dict[str, Any]:
+        """The opportunity object as `GET /opportunities/:id` returns it (reference 3.2); `expand` as 3.1."""
         c = self.contact
         return {
             "id": self.id, "name": c.name, "headline": c.headline, "contact": c.id,
@@ -90,11 +111,22 @@ class Opportunity:
             "archived": dict(self.archived) if self.archived else None, "stage": self.stage,
             "stageChanges": [dict(s) for s in self.stage_changes], "owner": self.owner,
             "tags": list(self.tags), "sources": list(self.sources), "origin": self.origin, "sourcedBy": self.owner,
-            "applications": [self.application] if self.application else [], "followers": [self.owner],
+            "applications": self._applications(expand), "followers": [self.owner],
             "urls": {"list": "https://hire.lever.co/candidates",
                      "show": f"https://hire.lever.co/candidates/{self.id}"},
             "dataProtection": None, "isAnonymized": False,
         }
+
+    def _applications(self, expand: Collection[str]) -> list[Any]:
+        if not self.application:
+            return []
+        if "applications" not in expand:
+            return [self.application]
+        # the application object as the Go client the reference names reads it (model/application.go);
+        # `type` "user" is what an application added by a Lever user (here: through the API) is called
+        return [{"id": self.application, "opportunityId": self.id, "candidateId": self.id,
+                 "createdAt": self.created_at, "type": "user", "posting": self.posting,
+                 "user": self.owner, "name": self.contact.name, "archived": self.archived}]
 
     def webhook_ids(self) -> dict[str, str]:
         # candidateId is the deprecated name of the opportunity id (reference 3.2).
@@ -121,6 +153,18 @@ class Book:
         if opportunity_id not in self.opportunities:
             raise LeverError(404, f"opportunities {opportunity_id} was not found")
         return self.opportunities[opportunity_id]
+
+    def contact(self, contact_id: str) -> Contact:
+        if contact_id not in self.contacts:
+            raise LeverError(404, f"contacts {contact_id} was not found")
+        return self.contacts[contact_id]
+
+    def touch(self, contact: Contact, now: int) -> None:
+        """Contact data shows on every opportunity of the contact, so each one's `updatedAt` moves (the
+        Go client's field notes: updatedAt changes with emails, links, phones, name, ...)."""
+        for opp in self.opportunities.values():
+            if opp.contact is contact:
+                opp.updated_at = now
 
     def contact_by_email(self, emails: list[str]) -> Contact | None:
         wanted = {e.strip().lower() for e in emails}

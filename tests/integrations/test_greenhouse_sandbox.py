@@ -274,6 +274,13 @@ def test_applications_status_filter_takes_active_not_in_process(api: httpx.Clien
     assert api.get("/v3/applications", params={"status": "in_process"}).status_code == 422
 
 
+def test_applications_updated_at_filter_uses_the_pipe_syntax(api: httpx.Client) -> None:
+    new_candidate(api, application={"job_id": JOB})
+    assert len(api.get("/v3/applications", params={"updated_at": "gte|2000-01-01T00:00:00Z"}).json()) == 1
+    assert api.get("/v3/applications", params={"updated_at": "gte|2999-01-01T00:00:00Z"}).json() == []
+    assert api.get("/v3/applications", params={"updated_at": "since|2000"}).status_code == 422
+
+
 def test_application_move_with_stale_from_stage_is_422(api: httpx.Client) -> None:
     application = new_candidate(api, application={"job_id": JOB})["application"]
     path = f"/v3/applications/{application['id']}/move"

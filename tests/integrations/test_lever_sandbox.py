@@ -178,6 +178,45 @@ def test_lever_sim_adds_note_with_201(api: httpx.Client) -> None:
     assert api.post(f"/opportunities/{opp['id']}/notes", json={"secret": True}).status_code == 400
 
 
+def test_lever_sim_add_and_remove_links_change_the_contact_everywhere(api: httpx.Client,
+                                                                       state: LeverState) -> None:
+    first = _create(api, name="Jo", emails=["jo@example.com"], links=["https://jo.example"])["data"]
+    second = _create(api, name="Jo", emails=["jo@example.com"], postings=["post-nw-sre"])["data"]
+    state.clock = lambda: 4_000_000_000.0
+    added = api.post(f"/opportunities/{second['id']}/addLinks", params={"perform_as": PERFORM_AS},
+                     json={"links": ["linkedin.com/in/jo", "https://jo.example"]})
+    assert added.status_code == 200
+    fetched = api.get(f"/opportunities/{first['id']}").json()["data"]
+    assert fetched["links"] == ["https://jo.example", "linkedin.com/in/jo"]
+    assert fetched["updatedAt"] == 4_000_000_000_000  # contact data changed: every opportunity is updated
+    api.post(f"/opportunities/{first['id']}/removeLinks", json={"links": ["https://jo.example"]})
+    assert api.get(f"/opportunities/{second['id']}").json()["data"]["links"] == ["linkedin.com/in/jo"]
+    assert api.post(f"/opportunities/{first['id']}/addLinks", json={"links": "x"}).status_code == 400
+    assert api.post("/opportunities/missing/addLinks", json={"links": []}).status_code == 404
+
+
+def test_lever_sim_reads_and_replaces_a_contact(api: httpx.Client) -> None:
+    opp = _create(api, name="Kit", emails=["kit@example.com"], phones=[{"type": "mobile", "value": "+1 555"}],
+                  location="Oakland")["data"]
+    contact = api.get(f"/contacts/{opp['contact']}").json()["data"]
+    assert (contact["id"], contact["name"], contact["location"]) == (opp["contact"], "Kit", {"name": "Oakland"})
+    body = {**contact, "emails": ["kit@example.com", "kit@work.example"]}
+    del body["id"]
+    assert api.put(f"/contacts/{opp['contact']}", json=body).json()["data"]["emails"] == body["emails"]
+    fetched = api.get(f"/opportunities/{opp['id']}").json()["data"]
+    assert (fetched["emails"], fetched["phones"]) == (body["emails"], [{"type": "mobile", "value": "+1 555"}])
+    assert api.put(f"/contacts/{opp['contact']}", json={"emails": "x"}).status_code == 400
+    assert api.get("/contacts/missing").status_code == 404
+
+
+def test_lever_sim_expands_applications_with_their_posting(api: httpx.Client) -> None:
+    opp = _create(api, name="Lu", emails=["lu@example.com"], postings=["post-nw-sre"])["data"]
+    plain = api.get(f"/opportunities/{opp['id']}").json()["data"]["applications"]
+    expanded = api.get("/opportunities", params={"expand": "applications"}).json()["data"][0]["applications"]
+    assert plain == [expanded[0]["id"]]
+    assert (expanded[0]["posting"], expanded[0]["opportunityId"]) == ("post-nw-sre", opp["id"])
+
+
 def test_lever_sim_lists_stages_postings_users(api: httpx.Client) -> None:
     stages = api.get("/stages").json()
     documented = json.loads((PAYLOADS / "lever_stages.json").read_text())
