@@ -102,7 +102,7 @@ def worker(
     from bot.worker import Worker
 
     rt = runtime()
-    handlers = handlers_for(loaded(rt).health_checks())
+    handlers = handlers_for(loaded(rt))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -9,9 +9,12 @@ from typing import Any, TypeVar
 import httpx
 
 from bot.config_model import AppConfig, Tenant
+from integrations.ats import AtsClient
 from integrations.errors import AuthFailed
 from integrations.greenhouse import GreenhouseClient
+from integrations.greenhouse_ats import GreenhouseAts
 from integrations.lever import LeverClient
+from integrations.lever_ats import LeverAts
 from integrations.linkedin import LinkedInClient
 
 C = TypeVar("C")
@@ -40,6 +43,13 @@ class Connections:
     def ats(self, tenant_id: str) -> GreenhouseClient | LeverClient:
         tenant = self.config.tenant(tenant_id)
         return self.greenhouse(tenant) if tenant.ats == "greenhouse" else self.lever(tenant)
+
+    def ats_adapter(self, tenant_id: str) -> AtsClient:
+        """The tenant's ATS behind the neutral protocol (one adapter per tenant, reusing its client)."""
+        tenant = self.config.tenant(tenant_id)
+        if tenant.ats == "greenhouse":
+            return self._cached(tenant_id, "greenhouse_ats", lambda: GreenhouseAts(self.greenhouse(tenant)))
+        return self._cached(tenant_id, "lever_ats", lambda: LeverAts(self.lever(tenant)))
 
     def greenhouse(self, tenant: Tenant) -> GreenhouseClient:
         conn = tenant.greenhouse

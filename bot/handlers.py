@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.health import CHECK, REPORT, HealthChecks
+from bot.exports import EXPORT
+from bot.health import CHECK, REPORT
+from bot.inmail import POLL
+from bot.mirror import MIRROR
+from bot.runtime import Runtime
+from bot.sync import SYNC
 from bot.worker import Handler
 
 
-def handlers_for(health: HealthChecks) -> Mapping[str, Handler]:
+def handlers_for(rt: Runtime) -> Mapping[str, Handler]:
+    """Every kind this process can run, each bound to the use-case built on the runtime's clients."""
+    health = rt.health_checks()
     return {
         CHECK: health.check,
         REPORT: health.report,
+        SYNC: rt.sync_service().handle,
+        EXPORT: rt.exports().handle,
+        POLL: rt.inmail().handle,
+        MIRROR: rt.mirror().handle,
     }

@@ -11,11 +11,16 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import Engine
 
+from bot.budget import DailyBudget
 from bot.config import load_config
 from bot.config_model import AppConfig
 from bot.connections import Connections
+from bot.exports import Exports
 from bot.health import HealthChecks
+from bot.inmail import InMailPoller
+from bot.mirror import Mirror
 from bot.settings import Settings
+from bot.sync import SyncService
 from storage.db import build_engine
 from storage.outbox import Outbox
 from storage.queue import RetryPolicy, WorkQueue
@@ -33,6 +38,7 @@ class Runtime:
     config: AppConfig | None = None
     _slack: WebClient | None = field(default=None, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
+    _connections: Connections | None = field(default=None, repr=False)
 
     def slack(self) -> WebClient:
         """The Slack Web API client (base URL from HIREBRIDGE_SLACK_API_URL); built on first use."""
@@ -60,9 +66,31 @@ class Runtime:
                                       headers={"User-Agent": "HireBridge/0.1"})
         return self._http
 
+    def connections(self) -> Connections:
+        """Every tenant's clients, built once per process so token caches and rate limiters are shared."""
+        if self._connections is None:
+            self._connections = Connections(self.app_config(), self.environ, self.http())
+        return self._connections
+
     def health_checks(self) -> HealthChecks:
-        connections = Connections(self.app_config(), self.environ, self.http())
-        return HealthChecks(self.engine, self.app_config(), connections, self.slack)
+        return HealthChecks(self.engine, self.app_config(), self.connections(), self.slack)
+
+    def linkedin_budget(self) -> DailyBudget:
+        return DailyBudget(self.engine, "linkedin", self.app_config().linkedin_daily_budget, self.queue.clock)
+
+    def sync_service(self) -> SyncService:
+        return SyncService(self.engine, self.app_config(), self.connections().ats_adapter)
+
+    def mirror(self) -> Mirror:
+        return Mirror(self.engine, self.app_config(), self.connections().ats_adapter)
+
+    def exports(self) -> Exports:
+        return Exports(self.engine, self.app_config(), self.environ, self.connections().linkedin,
+                       self.sync_service(), self.linkedin_budget())
+
+    def inmail(self) -> InMailPoller:
+        return InMailPoller(self.engine, self.app_config(), self.connections().linkedin,
+                            self.connections().ats_adapter, self.sync_service(), self.linkedin_budget())
 
     def close(self) -> None:
         if self._http is not None:

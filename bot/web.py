@@ -9,11 +9,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.exports import Exports
 from storage.db import ping
 
+MAX_WEBHOOK_BYTES = 1_000_000
 
-def create_web_app(engine: Engine) -> Starlette:
-    """Build the ASGI app; the engine is passed in by the composition root."""
+
+def create_web_app(engine: Engine, *, exports: Exports | None = None) -> Starlette:
+    """Build the ASGI app; everything it needs is passed in by the composition root."""
 
     async def healthz(request: Request) -> Response:
         """Process and database health; 503 when the database does not answer."""
@@ -24,7 +27,28 @@ def create_web_app(engine: Engine) -> Starlette:
                                 status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    routes = [
-        Route("/healthz", healthz, methods=["GET"]),
-    ]
+    async def linkedin_push(request: Request) -> Response:
+        """One-Click Export push: verified against the raw bytes, recorded, queued; answered at once."""
+        assert exports is not None
+        body = await request.body()
+        if len(body) > MAX_WEBHOOK_BYTES:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        status, answer = await run_in_threadpool(
+            exports.accept, request.path_params["tenant"], body, request.headers.get("x-li-signature"))
+        return JSONResponse(answer, status_code=status)
+
+    async def linkedin_challenge(request: Request) -> Response:
+        assert exports is not None
+        code = request.query_params.get("challengeCode")
+        if not code:
+            return JSONResponse({"error": "challengeCode is required"}, status_code=400)
+        status, answer = exports.challenge(request.path_params["tenant"], code)
+        return JSONResponse(answer, status_code=status)
+
+    routes = [Route("/healthz", healthz, methods=["GET"])]
+    if exports is not None:
+        routes += [
+            Route("/webhooks/linkedin/{tenant}", linkedin_push, methods=["POST"]),
+            Route("/webhooks/linkedin/{tenant}", linkedin_challenge, methods=["GET"]),
+        ]
     return Starlette(routes=routes)

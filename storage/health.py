@@ -55,3 +55,10 @@ def health_of(session: Session, tenant_id: str | None = None) -> list[Integratio
     if tenant_id is not None:
         query = query.where(IntegrationHealth.tenant_id == tenant_id)
     return list(session.exec(query.order_by(IntegrationHealth.tenant_id, IntegrationHealth.integration)).all())  # type: ignore[arg-type]
+
+
+def budget_left(session: Session, tenant_id: str, integration: str, limit: int, now: datetime) -> int:
+    """Requests left today (UTC) under `limit`; every process reads the same row."""
+    row = session.get(IntegrationHealth, (tenant_id, integration))
+    used = row.budget_used if row is not None and row.budget_day == now.date().isoformat() else 0
+    return max(0, limit - used)

@@ -104,7 +104,12 @@ class Candidate(SQLModel, table=True):
     location: str | None = None
     source: str | None = None
     ats_candidate_id: str | None = Field(default=None, index=True)
+    ats_url: str | None = None
+    profile_url: str | None = None  # the clean LinkedIn URL, for people to click
     owner: str | None = None
+    # pending: keys claimed and an ATS create may be under way (intent_at says since when); synced: linked
+    sync_status: str = Field(default="synced", max_length=16)
+    intent_at: datetime | None = ts(nullable=True)
     created_at: datetime = ts(default_now=True)
     updated_at: datetime = ts(default_now=True)
     last_activity_at: datetime | None = ts(nullable=True, index=True)
@@ -169,6 +174,30 @@ class Note(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     author: str | None = None
     created_at: datetime = ts(default_now=True)
+
+
+class AttentionItem(SQLModel, table=True):
+    """A record the bridge could not sync as it is (unmapped project, missing fields): kept, with the reason."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "source", "source_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(max_length=64, index=True)
+    source: str = Field(max_length=32)  # export | mail_stub | csv | slack
+    source_id: str = Field(max_length=255)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    detail: dict[str, Any] = json_col()
+    created_at: datetime = ts(default_now=True)
+    resolved_at: datetime | None = ts(nullable=True)
+
+
+class SyncCursor(SQLModel, table=True):
+    """Where an incremental pull left off, per tenant (e.g. the ATS mirror's last `updated_at`)."""
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(primary_key=True, max_length=64)
+    value: str
+    updated_at: datetime = ts(default_now=True)
 
 
 class WorkItem(SQLModel, table=True):
@@ -271,4 +300,5 @@ class AuditEntry(SQLModel, table=True):
 
 
 #: tables holding a person's data, for the erase command (issue: retention and erasure)
-PERSONAL_DATA_TABLES = ("candidate", "candidateidentity", "application", "stageevent", "note", "inboxevent")
+PERSONAL_DATA_TABLES = ("candidate", "candidateidentity", "application", "stageevent", "note", "inboxevent",
+                        "attentionitem")

@@ -29,10 +29,12 @@ WORK = table(WorkItem)
 
 
 class Priority(IntEnum):
-    """Lower runs first: a recruiter waiting in Slack goes ahead of bulk backfill."""
+    """Lower runs first: a recruiter waiting in Slack, then push events, then polls, then bulk backfill."""
 
     INTERACTIVE = 0
+    PUSH = 20
     NORMAL = 50
+    POLL = 60
     BULK = 100
 
 

@@ -60,7 +60,7 @@ class Demo:
         self.console.print(story, style="italic")
 
     def worker(self) -> Worker:
-        return Worker(self.rt.engine, self.rt.queue, handlers_for(self.rt.health_checks()),
+        return Worker(self.rt.engine, self.rt.queue, handlers_for(self.rt),
                       name="demo-worker", on_outcome=self.tally.add)
 
     def drain(self) -> list[Outcome]:

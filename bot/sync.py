@@ -1,0 +1,234 @@
+"""LinkedIn → ATS sync of one prospect: local identity index, ATS look-up, create or link — never twice.
+
+Crash safety: before any ATS create, the prospect's identity keys are committed as a *pending* candidate
+(the unique index on keys is the lock between workers). If a worker dies after the ATS create and before
+recording it, the retry finds the pending intent and first reconciles with the ATS (people changed since
+the intent, matched by key) instead of creating again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.config_model import AppConfig, Tenant
+from bot.domain.identity import find_linkedin_urls, identity_keys
+from bot.domain.prospect import Mapped, NeedsAttention, Prospect, map_prospect
+from integrations.ats import AtsApplication, AtsClient, AtsPerson, NewCandidate
+from storage.candidates import add_keys, claim_new, first_owner, record_attention, upsert_application
+from storage.db import transaction
+from storage.models import Application, Candidate, IdentityKind, StageEvent, table, utcnow
+from storage.queue import Claimed, Priority, enqueue
+
+log = logging.getLogger(__name__)
+
+SYNC = "sync.prospect"
+RECONCILE_MARGIN = timedelta(minutes=5)  # clock skew between us and the ATS's created/updated stamps
+STAGE_EVENTS, APPLICATIONS = table(StageEvent), table(Application)
+PRIORITY = {"slack": Priority.INTERACTIVE, "export": Priority.PUSH, "mail_stub": Priority.POLL,
+            "csv": Priority.BULK}
+
+
+class Contention(Exception):
+    """Another worker is importing the same person right now; retry shortly (the queue backs off)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    candidate_id: int
+    person_id: str | None
+    pending: bool  # an earlier attempt may have created the person without recording it
+    fresh: bool  # we inserted the intent in this attempt
+    matched_by: str | None
+
+
+@dataclass
+class Outcome:
+    """What one sync did, for the demo, benchmarks and KPIs."""
+
+    candidate_id: int
+    person_id: str
+    how: str  # created | known | email | recovered
+    matched_by: str | None = None
+    applications_added: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SyncService:
+    engine: Engine
+    config: AppConfig
+    ats_for: Callable[[str], AtsClient]
+    clock: Callable[[], datetime] = utcnow
+
+    def enqueue(self, session: Session, tenant_id: str, prospect: Prospect) -> int | None:
+        """Queue a prospect in the caller's transaction; the same source record is queued once."""
+        return enqueue(session, SYNC, {"tenant": tenant_id, "prospect": prospect.to_payload()},
+                       dedupe_key=f"sync:{tenant_id}:{prospect.source}:{prospect.source_id}", tenant_id=tenant_id,
+                       priority=PRIORITY.get(prospect.source, Priority.NORMAL))
+
+    def handle(self, session: Session, item: Claimed) -> None:
+        tenant = self.config.tenant(item.payload["tenant"])
+        self.sync(session, tenant, Prospect.from_payload(item.payload["prospect"]))
+
+    def sync(self, session: Session, tenant: Tenant, prospect: Prospect) -> Outcome | NeedsAttention:
+        """Import one prospect; `session` is the work item's transaction (recording happens there)."""
+        mapped = map_prospect(prospect, known_jobs={j.id for j in tenant.jobs},
+                              jobs_for_project=lambda name: [j.id for j in tenant.jobs_for_project(name)],
+                              region=self.config.phone_region(tenant.id))
+        if isinstance(mapped, NeedsAttention):
+            record_attention(session, tenant_id=tenant.id, source=prospect.source, source_id=prospect.source_id,
+                             reason=mapped.reason, detail=prospect.to_payload(), now=self.clock())
+            return mapped
+        if not mapped.job_ids and not self._known(tenant.id, mapped):
+            reason = "replied to an InMail but is in no mapped project and not in the ATS yet: choose a job"
+            record_attention(session, tenant_id=tenant.id, source=prospect.source, source_id=prospect.source_id,
+                             reason=reason, detail=prospect.to_payload(), now=self.clock())
+            return NeedsAttention(reason)
+        claim = self._claim(tenant.id, mapped)
+        ats = self.ats_for(tenant.id)
+        person, how = self._find_or_create(ats, tenant, claim, mapped)
+        applications, added = self._ensure_applications(ats, tenant, person, mapped)
+        self._ensure_keys_in_ats(ats, person, mapped)
+        self._record(session, tenant, claim, person, applications, added, mapped)
+        return Outcome(claim.candidate_id, person.person_id, how, claim.matched_by, added)
+
+    def _known(self, tenant_id: str, mapped: Mapped) -> bool:
+        with Session(self.engine) as s:
+            return first_owner(s, tenant_id, [(k.kind, k.value) for k in mapped.keys]) is not None
+
+    # --- phase 1: claim the person locally (own transaction, committed before any ATS write) ---
+
+    def _claim(self, tenant_id: str, mapped: Mapped) -> Claim:
+        keys = [(k.kind, k.value) for k in mapped.keys]
+        try:
+            with transaction(self.engine) as s:
+                owner = first_owner(s, tenant_id, keys)
+                if owner is not None:
+                    return self._existing(s, tenant_id, owner, keys)
+                p = mapped.prospect
+                row = claim_new(s, tenant_id, keys, self.clock(), first_name=p.first_name, last_name=p.last_name,
+                                headline=p.headline, company=p.company, title=p.title, location=p.location,
+                                source=f"linkedin:{p.source}", profile_url=mapped.profile_url)
+                return Claim(row.id or 0, None, pending=True, fresh=True, matched_by=None)
+        except IntegrityError:
+            raise Contention("another worker is importing this person; retrying shortly") from None
+
+    def _existing(self, s: Session, tenant_id: str, owner: int, keys: list[tuple[str, str]]) -> Claim:
+        row = s.get(Candidate, owner)
+        assert row is not None
+        owners = {k for k in keys if first_owner(s, tenant_id, [k]) == owner}
+        matched_by = next((kind for kind, value in keys if (kind, value) in owners), None)
+        add_keys(s, tenant_id, owner, keys)
+        return Claim(owner, row.ats_candidate_id, row.sync_status == "pending", fresh=False, matched_by=matched_by)
+
+    # --- phase 2: the ATS (HTTP; nothing local is written here) ---
+
+    def _find_or_create(self, ats: AtsClient, tenant: Tenant, claim: Claim,
+                        mapped: Mapped) -> tuple[AtsPerson, str]:
+        if claim.person_id:
+            person = ats.get_person(claim.person_id)
+            if person is not None:
+                return person, "known"
+        if claim.pending and not claim.fresh:
+            recovered = self._reconcile(ats, claim, mapped)
+            if recovered is not None:
+                return recovered, "recovered"
+        for email in mapped.emails:
+            found = ats.find_by_email(email)
+            if found:
+                return max(found, key=lambda p: p.updated_at.timestamp() if p.updated_at else 0.0), "email"
+        return self._create(ats, tenant, mapped), "created"
+
+    def _reconcile(self, ats: AtsClient, claim: Claim, mapped: Mapped) -> AtsPerson | None:
+        """Find a person an earlier, interrupted attempt created: changed since the intent, sharing a key."""
+        with Session(self.engine) as s:
+            row = s.get(Candidate, claim.candidate_id)
+            since = (row.intent_at if row and row.intent_at else self.clock()) - RECONCILE_MARGIN
+        wanted = {(k.kind, k.value) for k in mapped.keys}
+        return next((p for p in ats.changed_since(since) if wanted & set(person_keys(p, self._region()))), None)
+
+    def _region(self) -> str:
+        return self.config.bot.default_phone_region
+
+    def _create(self, ats: AtsClient, tenant: Tenant, mapped: Mapped) -> AtsPerson:
+        p, job = mapped.prospect, mapped.job_ids[0]
+        person, application = ats.create_candidate(NewCandidate(
+            first_name=p.first_name.strip(), last_name=p.last_name.strip(), job_id=job,
+            stage_id=tenant.event_stage_id("exported", job), emails=mapped.emails, phones=mapped.phones,
+            links=(mapped.profile_url,) if mapped.profile_url else (), company=p.company, title=p.title,
+            headline=p.headline, location=p.location))
+        if all(a.application_id != application.application_id for a in person.applications):
+            person = _with_applications(person, (*person.applications, application))
+        return person
+
+    def _ensure_applications(self, ats: AtsClient, tenant: Tenant, person: AtsPerson,
+                             mapped: Mapped) -> tuple[list[AtsApplication], list[str]]:
+        """Every target job gets an application; one the person already has is never added again."""
+        applications = list(person.applications)
+        have = {a.job_id for a in applications}
+        added = []
+        for job in mapped.job_ids:
+            if job not in have:
+                app = ats.add_application(person.person_id, job, tenant.event_stage_id("exported", job))
+                applications.append(app)
+                added.append(app.application_id)
+        return applications, added
+
+    def _ensure_keys_in_ats(self, ats: AtsClient, person: AtsPerson, mapped: Mapped) -> None:
+        """Write the LinkedIn URL (and contact details) the ATS lacks, so its own dedupe and users see them."""
+        present = set(person_keys(person, self._region()))
+        links = [mapped.profile_url] if mapped.profile_url and not any(
+            k[0] == IdentityKind.LINKEDIN for k in present & {(k.kind, k.value) for k in mapped.keys}) else []
+        emails = [e for e in mapped.emails if (IdentityKind.EMAIL.value, e) not in present]
+        phones = [p for p in mapped.phones if (IdentityKind.PHONE.value, p) not in present]
+        if links or emails or phones:
+            ats.update_person(person.person_id, add_emails=emails, add_phones=phones, add_links=links)
+
+    # --- phase 3: record (in the work item's transaction) ---
+
+    def _record(self, session: Session, tenant: Tenant, claim: Claim, person: AtsPerson,
+                applications: list[AtsApplication], added: list[str], mapped: Mapped) -> None:
+        row = session.get(Candidate, claim.candidate_id)
+        assert row is not None
+        row.ats_candidate_id, row.ats_url = person.person_id, person.url or row.ats_url
+        row.sync_status, row.intent_at, row.updated_at = "synced", None, self.clock()
+        session.add(row)
+        keys = [(IdentityKind.ATS.value, person.person_id), *person_keys(person, self._region())]
+        conflicts = add_keys(session, tenant.id, claim.candidate_id, keys)
+        if conflicts:
+            log.info("candidate %s shares keys with another record: %s", claim.candidate_id, conflicts)
+        for app in applications:
+            job = tenant.job(app.job_id)
+            upsert_application(session, tenant.id, claim.candidate_id, app.application_id, job_id=app.job_id,
+                               job_name=job.name if job else None, stage_id=app.stage_id,
+                               stage_name=app.stage_name, status=app.status)
+        for app in (a for a in applications if a.application_id in added):
+            self._stage_event(session, tenant, app, mapped.prospect)
+
+    def _stage_event(self, session: Session, tenant: Tenant, app: AtsApplication, prospect: Prospect) -> None:
+        key = f"{prospect.source}:{prospect.source_id}:{app.application_id}"
+        if session.execute(select(STAGE_EVENTS.c.id).where(STAGE_EVENTS.c.event_key == key)).first():
+            return
+        a = APPLICATIONS.c
+        local_id = session.execute(select(a.id).where(
+            a.tenant_id == tenant.id, a.ats_application_id == app.application_id)).scalar_one()
+        session.add(StageEvent(tenant_id=tenant.id, application_id=local_id, event_key=key, from_stage=None,
+                               to_stage=app.stage_name or app.stage_id or "?", source="linkedin",
+                               actor=f"linkedin:{prospect.source}", occurred_at=self.clock()))
+
+
+def person_keys(person: AtsPerson, region: str) -> list[tuple[str, str]]:
+    """The identity keys an ATS record carries (its LinkedIn links, emails, phones)."""
+    result = identity_keys(profile_urls=find_linkedin_urls(person.links), emails=person.emails,
+                           phones=person.phones, default_region=region)
+    return [(k.kind, k.value) for k in result.keys]
+
+
+def _with_applications(person: AtsPerson, applications: tuple[AtsApplication, ...]) -> AtsPerson:
+    return replace(person, applications=applications)

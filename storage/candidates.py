@@ -1,0 +1,127 @@
+"""Candidate look-ups and writes keyed by identity: the one indexed query before any ATS create."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from storage.models import (
+    Application,
+    AttentionItem,
+    Candidate,
+    CandidateIdentity,
+    IdentityKind,
+    SyncCursor,
+    table,
+    utcnow,
+)
+
+Key = tuple[str, str]  # (kind, value)
+IDENTITY = table(CandidateIdentity)
+
+
+def owners_of(session: Session, tenant_id: str, keys: Sequence[Key]) -> dict[Key, int]:
+    """Which candidate holds each of `keys` in this tenant (keys nobody holds are absent)."""
+    if not keys:
+        return {}
+    c = IDENTITY.c
+    rows = session.execute(select(c.kind, c.value, c.candidate_id).where(
+        c.tenant_id == tenant_id, tuple_(c.kind, c.value).in_(list(keys)))).all()
+    return {(r.kind, r.value): int(r.candidate_id) for r in rows}
+
+
+def first_owner(session: Session, tenant_id: str, keys: Sequence[Key]) -> int | None:
+    """The candidate holding the highest-priority key (keys come in priority order), or None."""
+    owners = owners_of(session, tenant_id, keys)
+    return next((owners[k] for k in keys if k in owners), None)
+
+
+def add_keys(session: Session, tenant_id: str, candidate_id: int, keys: Iterable[Key]) -> list[Key]:
+    """Give the candidate every key nobody holds yet; returns the keys another candidate already holds."""
+    keys = list(dict.fromkeys(keys))
+    owners = owners_of(session, tenant_id, keys)
+    for kind, value in keys:
+        if (kind, value) not in owners:
+            session.add(CandidateIdentity(tenant_id=tenant_id, candidate_id=candidate_id, kind=kind, value=value))
+    session.flush()
+    return [k for k in keys if owners.get(k, candidate_id) != candidate_id]
+
+
+def claim_new(session: Session, tenant_id: str, keys: Sequence[Key], now: datetime,
+              **fields: Any) -> Candidate:
+    """Insert a pending candidate holding `keys`; a concurrent claim of a key fails (IntegrityError)."""
+    candidate = Candidate(tenant_id=tenant_id, sync_status="pending", intent_at=now, created_at=now,
+                          updated_at=now, **fields)
+    session.add(candidate)
+    session.flush()
+    for kind, value in keys:
+        session.add(CandidateIdentity(tenant_id=tenant_id, candidate_id=candidate.id or 0, kind=kind, value=value))
+    session.flush()
+    return candidate
+
+
+def by_ats_id(session: Session, tenant_id: str, person_id: str) -> Candidate | None:
+    owner = first_owner(session, tenant_id, [(IdentityKind.ATS.value, person_id)])
+    return session.get(Candidate, owner) if owner is not None else None
+
+
+def upsert_application(session: Session, tenant_id: str, candidate_id: int, ats_application_id: str,
+                       **fields: Any) -> Application:
+    """Create or update the local copy of an ATS application."""
+    a = table(Application).c
+    found = session.execute(select(Application).where(
+        a.tenant_id == tenant_id, a.ats_application_id == ats_application_id)).scalars().first()
+    row: Application = found if found is not None else Application(
+        tenant_id=tenant_id, candidate_id=candidate_id, ats_application_id=ats_application_id,
+        job_id=str(fields.get("job_id", "")))
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.candidate_id = candidate_id
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def record_attention(session: Session, *, tenant_id: str, source: str, source_id: str, reason: str,
+                     detail: dict[str, Any], now: datetime | None = None) -> int | None:
+    """Keep a record that needs a person's attention (once per source record); None if already kept."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(AttentionItem).values(
+        tenant_id=tenant_id, source=source, source_id=source_id, reason=reason, detail=detail,
+        created_at=now or utcnow(),
+    ).on_conflict_do_nothing(index_elements=["tenant_id", "source", "source_id"]).returning(
+        table(AttentionItem).c.id)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def open_attention(session: Session, tenant_id: str | None = None) -> list[AttentionItem]:
+    a = table(AttentionItem).c
+    query = select(AttentionItem).where(a.resolved_at.is_(None))
+    if tenant_id:
+        query = query.where(a.tenant_id == tenant_id)
+    return list(session.execute(query.order_by(a.id)).scalars().all())
+
+
+def read_cursor(session: Session, tenant_id: str, name: str) -> str | None:
+    row = session.get(SyncCursor, (tenant_id, name))
+    return row.value if row else None
+
+
+def write_cursor(session: Session, tenant_id: str, name: str, value: str) -> None:
+    row = session.get(SyncCursor, (tenant_id, name)) or SyncCursor(tenant_id=tenant_id, name=name, value=value)
+    row.value, row.updated_at = value, utcnow()
+    session.add(row)
+    session.flush()
+
+
+def pending_since(session: Session, tenant_id: str) -> list[Candidate]:
+    """Candidates whose ATS create may have happened without being recorded (crash between the two)."""
+    c = table(Candidate).c
+    query = select(Candidate).where(and_(c.tenant_id == tenant_id, c.sync_status == "pending"))
+    return list(session.execute(query.order_by(c.id)).scalars().all())

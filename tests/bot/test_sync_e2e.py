@@ -1,0 +1,147 @@
+"""LinkedIn → ATS sync end to end: signed pushes, the queue, the adapters, the simulators over HTTP."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.domain.identity import find_linkedin_urls, normalize_linkedin_url
+from bot.domain.prospect import Prospect
+from integrations.ats import AtsPerson, NewCandidate
+from storage.models import AttentionItem, Candidate, Note
+from tests.bot.world import SEATS, World, now_ms
+
+pytestmark = pytest.mark.slow
+
+JANE = {"firstName": "Jane", "lastName": "Doe", "profileUrl": "https://www.linkedin.com/in/jane-doe-42"}
+OMAR = {"firstName": "Omar", "lastName": "Haddad", "profileUrl": "https://www.linkedin.com/in/omar-haddad"}
+LIN = {"firstName": "Lin", "lastName": "Zhou", "profileUrl": "https://www.linkedin.com/in/lin-zhou",
+       "emailAddresses": ["lin.zhou@example.com"]}
+
+
+def profile_keys(people: list[AtsPerson]) -> Counter[str]:
+    return Counter(normalize_linkedin_url(url).value for p in people for url in find_linkedin_urls(p.links))
+
+
+def test_exported_candidates_land_once_on_the_chosen_job(world: World) -> None:
+    before = len(world.people("acme"))
+    world.export("acme", [JANE, OMAR, LIN], job="4401")
+    world.drain()
+    people = world.people("acme")
+    assert len(people) == before + 3
+    keys = profile_keys(people)
+    assert all(keys[f"linkedin.com/in/{slug}"] == 1 for slug in ("jane-doe-42", "omar-haddad", "lin-zhou"))
+    jane = next(p for p in people if p.first_name == "Jane")
+    assert [(a.job_id, a.stage_name) for a in jane.applications] == [("4401", "Application Review")]
+
+
+def test_replayed_push_and_a_second_sync_change_nothing(world: World) -> None:
+    answer = world.export("acme", [JANE], job="4401")
+    world.drain()
+    first = world.people("acme")
+    world.export("acme", [JANE], job="4401")  # a new export of the same person
+    world.drain()
+    assert len(world.people("acme")) == len(first)
+    assert answer["attempts"] == 1
+    with Session(world.rt.engine) as s:
+        assert len([c for c in s.exec(select(Candidate)).all() if c.first_name == "Jane"]) == 1
+
+
+def test_person_already_in_the_ats_is_matched_by_url_alone(world: World) -> None:
+    ats = world.rt.connections().ats_adapter("acme")
+    # LinkedIn's native connector put her in the ATS earlier: no email, the URL written its own way
+    ats.create_candidate(NewCandidate(first_name="Jane", last_name="Doe", job_id="4402",
+                                      links=("linkedin.com/in/Jane-Doe-42/",), source="LinkedIn (Prospecting)"))
+    with Session(world.rt.engine) as s, s.begin():
+        world.rt.mirror().pull(s, world.rt.app_config().tenant("acme"))
+    before = len(world.people("acme"))
+    world.export("acme", [JANE], job="4401")
+    world.drain()
+    people = world.people("acme")
+    assert len(people) == before, "no duplicate created"
+    jane = next(p for p in people if p.first_name == "Jane")
+    assert sorted(a.job_id for a in jane.applications) == ["4401", "4402"]
+
+
+def test_person_already_in_the_ats_is_matched_by_email(world: World) -> None:
+    ats = world.rt.connections().ats_adapter("acme")
+    ats.create_candidate(NewCandidate(first_name="Lin", last_name="Zhou", job_id="4402",
+                                      emails=("LIN.ZHOU@example.com",)))
+    before = len(world.people("acme"))
+    world.export("acme", [LIN], job="4401")
+    world.drain()
+    people = world.people("acme")
+    assert len(people) == before
+    lin = next(p for p in people if p.first_name == "Lin")
+    assert any("lin-zhou" in link for link in lin.links), "the LinkedIn URL was written to the ATS record"
+
+
+def test_person_already_in_the_ats_is_matched_by_phone(world: World) -> None:
+    ats = world.rt.connections().ats_adapter("acme")
+    ats.create_candidate(NewCandidate(first_name="Omar", last_name="Haddad", job_id="4402",
+                                      phones=("(415) 555-0142",)))
+    with Session(world.rt.engine) as s, s.begin():
+        world.rt.mirror().pull(s, world.rt.app_config().tenant("acme"))
+    before = len(world.people("acme"))
+    with Session(world.rt.engine) as s, s.begin():
+        world.rt.sync_service().enqueue(s, "acme", Prospect(
+            source="csv", source_id="f:2", first_name="Omar", last_name="Haddad", phones=("+1 415-555-0142",),
+            job_id="4401"))
+    world.drain()
+    assert len(world.people("acme")) == before
+
+
+def test_lever_exports_land_once_and_email_matches_the_contact(world: World) -> None:
+    before = len(world.people("northwind"))
+    world.export("northwind", [JANE, LIN], job="post-nw-platform")
+    world.drain()
+    world.export("northwind", [LIN], job="post-nw-sre")
+    world.drain()
+    people = world.people("northwind")
+    assert len(people) == before + 2
+    lin = next(p for p in people if p.first_name == "Lin")
+    assert sorted(a.job_id for a in lin.applications) == ["post-nw-platform", "post-nw-sre"]
+
+
+def test_a_record_without_a_last_name_needs_attention_and_creates_nothing(world: World) -> None:
+    before = len(world.people("acme"))
+    world.export("acme", [{"firstName": "Prince", "lastName": "", "profileUrl": "https://linkedin.com/in/prince"}],
+                 job="4401")
+    world.drain()
+    assert len(world.people("acme")) == before
+    with Session(world.rt.engine) as s:
+        (item,) = s.exec(select(AttentionItem)).all()
+    assert "no last name" in item.reason and item.detail["first_name"] == "Prince"
+
+
+def test_an_unmapped_export_needs_attention(world: World) -> None:
+    world.export("acme", [OMAR])  # LinkedIn said neither project nor job
+    world.drain()
+    with Session(world.rt.engine) as s:
+        (item,) = s.exec(select(AttentionItem)).all()
+    assert "choose a job" in item.reason
+
+
+def test_each_inmail_becomes_one_note(world: World) -> None:
+    answer = world.export("acme", [JANE], job="4401")
+    world.drain()
+    export = world.sims.states["linkedin"].exports[answer["requestId"]]  # type: ignore[attr-defined]
+    member = export.elements[0]["candidate"]["member"]
+    world.inmails("acme", [
+        {"recipients": [member], "subject": "Backend role", "text": "Hi Jane, interested?",
+         "createdAt": now_ms() - 60_000},
+        {"author": member, "recipients": [SEATS["acme"]], "subject": "RE: Backend role", "text": "Yes!",
+         "createdAt": now_ms() - 30_000},
+    ])
+    for run in ("a", "b"):
+        with Session(world.rt.engine) as s, s.begin():
+            world.rt.inmail().enqueue(s, "acme", run)
+        world.drain()
+    jane = next(p for p in world.people("acme") if p.first_name == "Jane")
+    notes = world.rt.connections().ats_adapter("acme").list_notes(jane.person_id)
+    assert len(notes) == 2
+    assert any("InMail reply from Jane Doe" in body and "Yes!" in body for _, body in notes)
+    with Session(world.rt.engine) as s:
+        assert len(s.exec(select(Note)).all()) == 2

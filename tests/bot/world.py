@@ -1,0 +1,83 @@
+"""An end-to-end world for tests: the simulators, a runtime on the test database, the web app serving pushes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from bot.config import load_config
+from bot.demo.script import EXAMPLE_CONFIG
+from bot.demo.world import Simulators, sandbox_config, start_simulators
+from bot.handlers import handlers_for
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.tenants import register_tenants
+from bot.web import create_web_app
+from bot.worker import Outcome, Worker
+from integrations.ats import AtsPerson
+from integrations.sandbox.server import RunningServer, serve_in_thread
+from integrations.sandbox.world import LINKEDIN_CUSTOMERS, SANDBOX_ENV
+from storage.outbox import Outbox
+from storage.queue import RetryPolicy, WorkQueue
+from tests.conftest import Database
+
+CLIENT_IDS = {c.tenant: c.client_id for c in LINKEDIN_CUSTOMERS}
+SEATS = {c.tenant: c.seats[0] for c in LINKEDIN_CUSTOMERS}
+
+
+@dataclass
+class World:
+    sims: Simulators
+    rt: Runtime
+    web: RunningServer
+
+    def export(self, tenant: str, candidates: list[dict[str, Any]], job: str | None = None) -> dict[str, Any]:
+        """A recruiter's One-Click Export: LinkedIn pushes it (signed) to our web server."""
+        body: dict[str, Any] = {"client_id": CLIENT_IDS[tenant], "candidates": candidates}
+        if job:
+            body["externalJobPostingId"] = job
+        answer = httpx.post(f"{self.sims.url('linkedin')}/_sandbox/exports", json=body, timeout=30).json()
+        assert answer["delivered"], answer
+        return dict(answer)
+
+    def inmails(self, tenant: str, events: list[dict[str, Any]]) -> None:
+        httpx.post(f"{self.sims.url('linkedin')}/_sandbox/conversations",
+                   json={"seat": SEATS[tenant], "events": events}, timeout=10).raise_for_status()
+
+    def worker(self) -> Worker:
+        return Worker(self.rt.engine, self.rt.queue, handlers_for(self.rt), name="test-worker")
+
+    def drain(self) -> list[Outcome]:
+        return self.worker().drain()
+
+    def people(self, tenant: str) -> list[AtsPerson]:
+        """Everyone in the tenant's ATS, read through the vendor API."""
+        return list(self.rt.connections().ats_adapter(tenant).changed_since(None))
+
+
+def build_world(db: Database) -> Iterator[World]:
+    sims = start_simulators()
+    env = {**SANDBOX_ENV, "HIREBRIDGE_SLACK_API_URL": f"{sims.url('slack')}/api/"}
+    policy = RetryPolicy(base_seconds=0.05, cap_seconds=0.2)
+    queue = WorkQueue(db.engine, policy=policy)
+    rt = Runtime(settings=Settings.from_env(env), environ=env, engine=db.engine, queue=queue,
+                 outbox=Outbox(db.engine, policy=policy),
+                 config=sandbox_config(load_config(EXAMPLE_CONFIG), sims))
+    register_tenants(db.engine, rt.app_config())
+    web = serve_in_thread(create_web_app(db.engine, exports=rt.exports()), "web")
+    for tenant in CLIENT_IDS:
+        rt.connections().linkedin(tenant).register_callback_url(f"{web.url}/webhooks/linkedin/{tenant}")
+    try:
+        yield World(sims, rt, web)
+    finally:
+        web.stop()
+        rt.close()
+        sims.stop()
+
+
+def now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
