@@ -78,10 +78,12 @@ class Worker:
     def _failed(self, item: Claimed, exc: Exception) -> Outcome:
         error = f"{type(exc).__name__}: {exc}"
         permanent = isinstance(exc, PermanentError) or (isinstance(exc, IntegrationError) and not exc.retryable)
+        rate_limited = isinstance(exc, RateLimited)
         retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
         if not isinstance(exc, (PermanentError, IntegrationError)):
             log.exception("item %s (%s) failed", item.id, item.kind)
-        state = self.queue.fail(item, error, permanent=permanent, retry_after=retry_after)
+        state = self.queue.fail(item, error, permanent=permanent, retry_after=retry_after,
+                                count_attempt=not rate_limited)
         return Outcome(item, state, error)
 
     def run(self, stop: threading.Event, *, poll_interval: float = 0.5,

@@ -125,7 +125,8 @@ class GreenhouseClient:
     """Harvest v3 over a caller's httpx.Client; raises only IntegrationError subclasses."""
 
     def __init__(self, http: httpx.Client, *, api_url: str, auth_url: str, client_id: str, client_secret: str,
-                 user_id: int, clock: Callable[[], float] = time.time) -> None:
+                 user_id: int, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep, max_wait: float = 5.0) -> None:
         self._http = http
         self._api = api_url.rstrip("/")
         base = auth_url.rstrip("/")  # `https://auth.greenhouse.io` or the token URL itself
@@ -138,6 +139,8 @@ class GreenhouseClient:
         self._guard = threading.Lock()
         self.rate_limit = RateLimit()
         self.requests = 0  # HTTP requests sent, token requests included
+        self._sleep = sleep
+        self._max_wait = max_wait
 
     # --- reads ---
 
@@ -302,6 +305,7 @@ class GreenhouseClient:
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """The one place httpx is called: its exceptions become Unavailable."""
+        self._respect_window()
         self.requests += 1
         try:
             response = self._http.request(method, url, **kwargs)
@@ -313,6 +317,22 @@ class GreenhouseClient:
         if "X-RateLimit-Limit" in response.headers:
             self.rate_limit = _rate_limit(response.headers)
         return response
+
+    def _respect_window(self) -> None:
+        """With the window's budget spent, wait for its reset (briefly) instead of earning a 429.
+
+        A longer wait is handed to the queue as RateLimited, so a worker thread is never parked for long.
+        """
+        limit = self.rate_limit
+        if limit.remaining is None or limit.remaining > 0 or limit.reset is None:
+            return
+        wait = limit.reset - self._clock()
+        if wait > self._max_wait:
+            raise RateLimited(f"rate-limit window spent; resets in {wait:.0f} s", integration=INTEGRATION,
+                              retry_after=wait)
+        if wait > 0:
+            self._sleep(wait)
+        self.rate_limit = RateLimit(limit.limit, None, None)
 
     def _list(self, path: str, model: type[M], filters: Mapping[str, Any] | None = None) -> list[M]:
         return [_parse(model, row) for row in self._rows(path, filters or {})]

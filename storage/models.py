@@ -213,7 +213,7 @@ class WorkItem(SQLModel, table=True):
     priority: int = 50
     state: str = Field(default=WorkState.QUEUED, max_length=16)
     attempts: int = 0
-    max_attempts: int = 8
+    max_attempts: int = 20
     run_after: datetime = ts(default_now=True)
     locked_until: datetime | None = ts(nullable=True)
     lease_token: str | None = Field(default=None, max_length=64)

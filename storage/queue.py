@@ -77,7 +77,7 @@ def _insert(session: Session) -> Any:
 
 def enqueue(session: Session, kind: str, payload: dict[str, Any], *, dedupe_key: str,
             priority: int = Priority.NORMAL, run_after: datetime | None = None,
-            tenant_id: str | None = None, max_attempts: int = 8, now: datetime | None = None) -> int | None:
+            tenant_id: str | None = None, max_attempts: int = 20, now: datetime | None = None) -> int | None:
     """Add an item in the caller's transaction; returns its id, or None if `dedupe_key` already exists."""
     now = now or utcnow()
     stmt = _insert(session).values(
@@ -142,9 +142,18 @@ class WorkQueue:
         return self._fenced(item, None, locked_until=now + self.lease, updated_at=now)
 
     def fail(self, item: Claimed, error: str, *, permanent: bool = False,
-             retry_after: float | None = None) -> WorkState | None:
-        """Schedule a retry (backoff, or `retry_after` seconds) or dead-letter; None if the lease was lost."""
+             retry_after: float | None = None, count_attempt: bool = True) -> WorkState | None:
+        """Schedule a retry (backoff, or `retry_after` seconds) or dead-letter; None if the lease was lost.
+
+        `count_attempt=False` (a rate limit: the work did not fail, it was asked to wait) gives the
+        attempt back, so waiting out a long 429 storm never dead-letters good work.
+        """
         now = self.clock()
+        if not count_attempt and not permanent:
+            wait = timedelta(seconds=retry_after if retry_after is not None else self.policy.base_seconds)
+            ok = self._fenced(item, None, state=WorkState.QUEUED, last_error=error[:4000], run_after=now + wait,
+                              attempts=WORK.c.attempts - 1, updated_at=now, locked_until=None, lease_token=None)
+            return WorkState.QUEUED if ok else None
         if permanent or item.attempts >= item.max_attempts:
             reason = error if permanent else f"{error} (gave up after {item.attempts} attempts)"
             ok = self._fenced(item, None, state=WorkState.DEAD, last_error=reason[:4000], finished_at=now,

@@ -322,3 +322,39 @@ def test_verify_webhook_signature(header: str | None, valid: bool) -> None:
     if header is not None:
         header = signed if header == "signed" else header.format(hex=hexdigest, wrong="0" * 64)
     assert verify_webhook_signature("secret", body, header) is valid
+
+
+def _limited_client(reset_in: float, sleeps: list[float]) -> tuple[GreenhouseClient, list[str]]:
+    sent: list[str] = []
+    now = 1_000_000.0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        headers = {"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "0",
+                   "X-RateLimit-Reset": str(int(now + reset_in))}
+        return httpx.Response(200, json=[], headers=headers)
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    client = GreenhouseClient(http, api_url="https://gh.test", auth_url="https://gh.test", client_id="c",
+                              client_secret="s", user_id=1, clock=lambda: now, sleep=sleeps.append)
+    return client, sent
+
+
+def test_client_waits_for_a_spent_window_to_reset_instead_of_earning_a_429() -> None:
+    sleeps: list[float] = []
+    client, sent = _limited_client(reset_in=2, sleeps=sleeps)
+    client.list_users()
+    client.list_users()
+    assert sleeps == [2.0]
+    assert sent.count("/v3/users") == 2
+
+
+def test_client_hands_a_long_wait_to_the_queue() -> None:
+    client, sent = _limited_client(reset_in=25, sleeps=[])
+    client.list_users()
+    with pytest.raises(RateLimited) as caught:
+        client.list_users()
+    assert caught.value.retry_after == 25
+    assert sent.count("/v3/users") == 1, "nothing sent into a spent window"

@@ -207,3 +207,14 @@ def test_claim_many_returns_distinct_items(queue: WorkQueue) -> None:
     batch = queue.claim("w1", limit=3)
     assert len({c.id for c in batch}) == 3
     assert len(queue.claim("w2", limit=10)) == 2
+
+
+def test_rate_limit_waits_do_not_use_up_attempts(queue: WorkQueue, clock: Clock, db: Database) -> None:
+    queue.enqueue("k", {}, dedupe_key="a", max_attempts=2)
+    for _ in range(5):
+        (item,) = queue.claim("w1")
+        assert queue.fail(item, "RateLimited", retry_after=30, count_attempt=False) == WorkState.QUEUED
+        assert rows(db)[0].run_after == clock.now + timedelta(seconds=30)
+        clock.advance(seconds=30)
+    (row,) = rows(db)
+    assert (row.state, row.attempts) == (WorkState.QUEUED, 0)

@@ -1,0 +1,92 @@
+"""The sync survives crashes, expired tokens, 429s and 5xx without losing or duplicating anyone."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.domain.prospect import Prospect
+from bot.sync import SyncService
+from storage.models import Candidate, WorkState, utcnow
+from tests.bot.world import World
+
+pytestmark = pytest.mark.slow
+
+
+def prospect(n: int, **extra: object) -> Prospect:
+    fields: dict[str, object] = {"source": "csv", "source_id": f"f:{n}", "first_name": f"Person{n}",
+                                 "last_name": "Test", "profile_url": f"https://linkedin.com/in/person-{n}-test",
+                                 "job_id": "4401"}
+    fields.update(extra)
+    return Prospect(**fields)  # type: ignore[arg-type]
+
+
+def enqueue(world: World, tenant: str, prospects: list[Prospect]) -> None:
+    with Session(world.rt.engine) as s, s.begin():
+        for p in prospects:
+            world.rt.sync_service().enqueue(s, tenant, p)
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so nothing on the way catches it."""
+
+
+def test_crash_after_the_ats_create_is_reconciled_not_created_again(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = len(world.people("acme"))
+    enqueue(world, "acme", [prospect(1)])
+
+    def die(*args: object, **kwargs: object) -> None:
+        raise Crash
+
+    monkeypatch.setattr(SyncService, "_record", die)
+    with pytest.raises(Crash):
+        world.drain()
+    monkeypatch.undo()
+    assert len(world.people("acme")) == before + 1, "the ATS create happened; its record did not"
+
+    world.rt.queue.clock = lambda: utcnow() + timedelta(minutes=2)  # the restart comes after the lease
+    assert world.rt.queue.reclaim_expired() == (1, 0)
+    outcomes = world.drain()
+    assert [o.state for o in outcomes] == [WorkState.DONE]
+    assert len(world.people("acme")) == before + 1, "no duplicate after the restart"
+    with Session(world.rt.engine) as s:
+        (row,) = s.exec(select(Candidate).where(Candidate.first_name == "Person1")).all()
+    assert row.sync_status == "synced" and row.ats_candidate_id
+
+
+@pytest.mark.parametrize(("sim", "tenant"), [("greenhouse", "acme"), ("lever", "northwind")])
+def test_5xx_and_429_are_retried_until_everyone_is_in_once(world: World, sim: str, tenant: str) -> None:
+    job = "4401" if tenant == "acme" else "post-nw-platform"
+    before = len(world.people(tenant))
+    faults = world.sims.states[sim].faults
+    faults.error_rate, faults.rate_limited_rate = 0.3, 0.1
+    enqueue(world, tenant, [prospect(n, job_id=job) for n in range(12)])
+    for rounds in range(1, 200):
+        world.drain()
+        if world.rt.queue.counts()["queued"] == 0:
+            break
+        offset = timedelta(minutes=5 * rounds)  # let backoffs and Retry-After elapse
+        world.rt.queue.clock = lambda offset=offset: utcnow() + offset
+    faults.error_rate = faults.rate_limited_rate = 0.0
+    world.rt.queue.clock = utcnow
+    counts = world.rt.queue.counts()
+    assert counts["done"] == 12 and counts["dead"] == 0, (counts, [d.last_error for d in world.rt.queue.dead()])
+    people = world.people(tenant)
+    assert len(people) == before + 12
+    assert len({(p.first_name, p.last_name) for p in people if p.last_name == "Test"}) == 12
+
+
+def test_expired_tokens_are_refreshed_without_losing_work(world: World) -> None:
+    enqueue(world, "acme", [prospect(1)])
+    world.drain()
+    world.sims.states["greenhouse"].tokens.expire_all()  # type: ignore[attr-defined]
+    world.sims.states["linkedin"].tokens.expire_all()  # type: ignore[attr-defined]
+    enqueue(world, "acme", [prospect(2)])
+    world.export("acme", [{"firstName": "Ana", "lastName": "Lima", "profileUrl": "https://linkedin.com/in/ana-lima"}],
+                 job="4401")
+    outcomes = world.drain()
+    assert all(o.state == WorkState.DONE for o in outcomes), [o.error for o in outcomes]
+    assert {"Person2", "Ana"} <= {p.first_name for p in world.people("acme")}
