@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -95,6 +95,8 @@ def serve(
 @app.command()
 def worker(
     poll: Annotated[float, typer.Option(help="Seconds to sleep when the queue is empty.")] = 0.5,
+    lease: Annotated[float, typer.Option(
+        help="Seconds an item stays leased; a crashed worker's items are retried after it.")] = 60.0,
 ) -> None:
     """Run queue workers and the Slack outbox relay until interrupted (SIGINT/SIGTERM finish the item first)."""
     from bot.handlers import handlers_for
@@ -102,6 +104,7 @@ def worker(
     from bot.worker import Worker
 
     rt = runtime()
+    rt.queue.lease = timedelta(seconds=lease)
     handlers = handlers_for(loaded(rt))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -111,7 +114,7 @@ def worker(
     relay.start()
     the_worker = Worker(rt.engine, rt.queue, handlers)
     console.print(f"worker {the_worker.name} started; kinds: {', '.join(sorted(the_worker.handlers)) or 'none'}")
-    the_worker.run(stop, poll_interval=poll)
+    the_worker.run(stop, poll_interval=poll, reclaim_every=timedelta(seconds=min(15.0, lease)))
     relay.join(timeout=10)
 
 

@@ -1,0 +1,67 @@
+"""A worker SIGKILLed at random moments during an import, then restarted: nobody twice, nobody missing."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from bot.demo.world import write_config
+from bot.domain.prospect import Prospect
+from integrations.sandbox.world import SANDBOX_ENV
+from tests.bot.world import World
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+PEOPLE = 40
+
+
+def database_url(world: World, db_url: str, schema: str | None) -> str:
+    return f"{db_url}?options=-csearch_path%3D{schema}" if schema else db_url
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", "--poll", "0.05", "--lease", "1"],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_worker_killed_mid_import_and_restarted_leaves_no_duplicate_and_no_gap(
+        world: World, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    db = request.getfixturevalue("db")
+    config = tmp_path / "sandbox.toml"
+    write_config(world.rt.app_config(), config)
+    env = {**SANDBOX_ENV, "HIREBRIDGE_CONFIG": str(config), "HIREBRIDGE_DATABASE_URL": database_url(
+        world, db.url, db.schema), "HIREBRIDGE_SLACK_API_URL": f"{world.sims.url('slack')}/api/"}
+    before = len(world.people("acme"))
+    with Session(world.rt.engine) as s, s.begin():
+        for n in range(PEOPLE):
+            world.rt.sync_service().enqueue(s, "acme", Prospect(
+                source="csv", source_id=f"kill:{n}", first_name=f"Kill{n}", last_name="Round",
+                profile_url=f"https://linkedin.com/in/kill-{n}-round", job_id="4401"))
+    world.sims.states["greenhouse"].faults.latency_ms = 40  # the import outlasts a worker's life
+    rng = random.Random(7)
+    deadline = time.monotonic() + 150
+    rounds = 0
+    while world.rt.queue.counts()["done"] < PEOPLE:
+        assert time.monotonic() < deadline, world.rt.queue.counts()
+        rounds += 1
+        proc = start_worker(env)
+        time.sleep(rng.uniform(1.0, 2.5))  # start-up takes about a second; then kill at a random moment
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    world.sims.states["greenhouse"].faults.latency_ms = 0
+    assert rounds >= 3, "the worker was killed mid-import several times"
+    people = [p for p in world.people("acme") if p.last_name == "Round"]
+    assert len(people) == PEOPLE, "every candidate in the ATS"
+    assert len({p.first_name for p in people}) == PEOPLE, "exactly once each"
+    assert len(world.people("acme")) == before + PEOPLE
+    counts = world.rt.queue.counts()
+    assert counts["dead"] == 0 and counts["queued"] == 0 and counts["running"] == 0
