@@ -7,57 +7,26 @@ import os
 import signal
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from bot.runtime import Runtime, build_runtime
-from bot.settings import SettingsError
+from bot.cli_support import close_runtimes, console, err, loaded, not_landed, runtime
 
 app = typer.Typer(help="HireBridge: LinkedIn Recruiter ↔ ATS sync, run from Slack.", no_args_is_help=True,
                   add_completion=False, rich_markup_mode=None)
 db_app = typer.Typer(help="Create or upgrade the database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Validate the configuration file.", no_args_is_help=True)
-dlq_app = typer.Typer(help="List, retry or drop dead-lettered work items.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
-app.add_typer(dlq_app, name="dlq")
 
-console = Console()
-err = Console(stderr=True)
-
-
-def runtime() -> Runtime:
-    """Build the runtime from the process environment, or exit with the settings problems named."""
-    try:
-        return build_runtime(os.environ)
-    except SettingsError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/red] {problem}")
-        raise typer.Exit(2) from None
-
-
-def loaded(rt: Runtime) -> Runtime:
-    """Load the tenants' config now, or exit naming every problem in it."""
-    from bot.config import ConfigError
-
-    try:
-        rt.app_config()
-    except ConfigError as exc:
-        err.print(str(exc), highlight=False, markup=False)
-        raise typer.Exit(2) from None
-    return rt
-
-
-def not_landed(command: str, capability: str) -> None:
-    """Say plainly that a verb exists but its capability is not in this version yet."""
-    err.print(f"hirebridge {command}: not available yet — {capability} has not landed in this version.",
-              soft_wrap=True)
-    raise typer.Exit(2)
+@app.callback()
+def root(context: typer.Context) -> None:
+    """HireBridge: LinkedIn Recruiter ↔ ATS sync, run from Slack."""
+    context.call_on_close(close_runtimes)
 
 
 # --- the main job --------------------------------------------------------------------------------------------
@@ -202,103 +171,9 @@ def config_check(
         raise typer.Exit(1)
 
 
-# --- dead letters --------------------------------------------------------------------------------------------
+from bot import cli_ops  # noqa: E402  (the operations verbs register themselves on `app`)
 
-def _age(then: datetime) -> str:
-    seconds = int((datetime.now(UTC) - then).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-@dlq_app.command("list")
-def dlq_list(
-    kind: Annotated[str | None, typer.Option(help="Only items of this kind.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
-) -> None:
-    """List dead-lettered items with their ids, kinds, attempts, errors and ages."""
-    rt = runtime()
-    items = rt.queue.dead(limit=limit, kind=kind)
-    if not items:
-        console.print("no dead-lettered items")
-        return
-    table = Table(title=f"Dead letters ({len(items)})")
-    for column in ("id", "kind", "tenant", "attempts", "age", "error"):
-        table.add_column(column, overflow="fold")
-    for item in items:
-        table.add_row(str(item.id), item.kind, item.tenant_id or "-", str(item.attempts),
-                      _age(item.finished_at or item.updated_at), item.last_error or "")
-    console.print(table)
-
-
-@dlq_app.command("retry")
-def dlq_retry(
-    ids: Annotated[list[int] | None, typer.Argument(help="Item ids (see `dlq list`).")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Retry every dead-lettered item.")] = False,
-) -> None:
-    """Give dead-lettered items a fresh set of attempts, now."""
-    if not ids and not all_:
-        err.print("name item ids, or pass --all")
-        raise typer.Exit(2)
-    count = runtime().queue.retry_dead(None if all_ else ids)
-    console.print(f"requeued {count} item(s)")
-    if ids and count < len(ids):
-        err.print(f"{len(ids) - count} id(s) were not dead-lettered items")
-        raise typer.Exit(1)
-
-
-@dlq_app.command("drop")
-def dlq_drop(
-    ids: Annotated[list[int], typer.Argument(help="Item ids (see `dlq list`).")],
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
-) -> None:
-    """Delete dead-lettered items for good (only dead ones; live items are never dropped)."""
-    if not yes and not typer.confirm(f"Drop {len(ids)} dead-lettered item(s) for good?"):
-        raise typer.Exit(1)
-    count = runtime().queue.drop_dead(ids)
-    console.print(f"dropped {count} item(s)")
-    if count < len(ids):
-        err.print(f"{len(ids) - count} id(s) were not dead-lettered items")
-        raise typer.Exit(1)
-
-
-# --- verbs whose capabilities arrive later ---------------------------------------------------------------------
-
-@app.command()
-def sync(once: Annotated[bool, typer.Option("--once", help="Run one sync pass and exit.")] = False) -> None:
-    """Pull from LinkedIn and the ATS and sync candidates (LinkedIn → ATS sync)."""
-    not_landed("sync", "LinkedIn → ATS sync")
-
-
-@app.command("audit-duplicates")
-def audit_duplicates(
-    file: Annotated[Path, typer.Argument(help="A CSV export with a header row.")],
-    out: Annotated[Path | None, typer.Option(help="Write proposed duplicate pairs to this CSV.")] = None,
-) -> None:
-    """Audit a candidate CSV export for duplicates before launch."""
-    not_landed("audit-duplicates", "duplicate detection")
-
-
-@app.command("import")
-def import_(file: Annotated[Path, typer.Argument(help="A CSV of candidates to import.")]) -> None:
-    """Import candidates from a CSV file (when LinkedIn RSC access is not available)."""
-    not_landed("import", "CSV import (LinkedIn → ATS sync)")
-
-
-@app.command()
-def erase(
-    email: Annotated[str | None, typer.Option(help="The person's email.")] = None,
-    linkedin_url: Annotated[str | None, typer.Option(help="The person's LinkedIn profile URL.")] = None,
-) -> None:
-    """Erase a person from every table that holds personal data (GDPR/CCPA requests)."""
-    not_landed("erase", "retention and erasure")
-
-
-@app.command()
-def stats() -> None:
-    """Print recruiting KPIs per tenant (time-to-review, duplicate rate, sync lag, adoption)."""
-    not_landed("stats", "KPIs")
+cli_ops.register(app, db_app)
 
 
 def main() -> None:

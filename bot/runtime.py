@@ -92,6 +92,12 @@ class Runtime:
         return InMailPoller(self.engine, self.app_config(), self.connections().linkedin,
                             self.connections().ats_adapter, self.sync_service(), self.linkedin_budget())
 
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._http is not None:
             self._http.close()

@@ -24,7 +24,7 @@ from integrations.ats import AtsApplication, AtsClient, AtsPerson, NewCandidate
 from storage.candidates import add_keys, claim_new, first_owner, record_attention, upsert_application
 from storage.db import transaction
 from storage.models import Application, Candidate, IdentityKind, StageEvent, table, utcnow
-from storage.queue import Claimed, Priority, enqueue
+from storage.queue import Claimed, Priority, RetryLater, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,8 @@ PRIORITY = {"slack": Priority.INTERACTIVE, "export": Priority.PUSH, "mail_stub":
             "csv": Priority.BULK}
 
 
-class Contention(Exception):
-    """Another worker is importing the same person right now; retry shortly (the queue backs off)."""
+class Contention(RetryLater):
+    """Another worker is importing the same person right now: wait a moment and look again."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,9 @@ class SyncService:
                                 source=f"linkedin:{p.source}", profile_url=mapped.profile_url)
                 return Claim(row.id or 0, None, pending=True, fresh=True, matched_by=None)
         except IntegrityError:
+            with Session(self.engine) as s:
+                if first_owner(s, tenant_id, keys) is None:
+                    raise  # not a key taken by someone else: a real error, shown as it is
             raise Contention("another worker is importing this person; retrying shortly") from None
 
     def _existing(self, s: Session, tenant_id: str, owner: int, keys: list[tuple[str, str]]) -> Claim:

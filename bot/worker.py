@@ -17,7 +17,7 @@ from sqlmodel import Session
 from integrations.errors import IntegrationError, RateLimited
 from storage.db import transaction
 from storage.models import WorkState
-from storage.queue import Claimed, PermanentError, WorkQueue
+from storage.queue import Claimed, PermanentError, RetryLater, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,9 @@ class Worker:
     def _failed(self, item: Claimed, exc: Exception) -> Outcome:
         error = f"{type(exc).__name__}: {exc}"
         permanent = isinstance(exc, PermanentError) or (isinstance(exc, IntegrationError) and not exc.retryable)
-        rate_limited = isinstance(exc, RateLimited)
-        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-        if not isinstance(exc, (PermanentError, IntegrationError)):
+        rate_limited = isinstance(exc, (RateLimited, RetryLater))
+        retry_after = exc.retry_after if isinstance(exc, (RateLimited, RetryLater)) else None
+        if not isinstance(exc, (PermanentError, IntegrationError, RetryLater)):
             log.exception("item %s (%s) failed", item.id, item.kind)
         state = self.queue.fail(item, error, permanent=permanent, retry_after=retry_after,
                                 count_attempt=not rate_limited)

@@ -79,7 +79,7 @@ def test_dlq_drop_deletes_after_confirmation(env: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("argv", [
-    ["sync", "--once"], ["audit-duplicates", "x.csv"], ["import", "x.csv"], ["erase", "--email", "a@b.c"],
+    ["audit-duplicates", "x.csv"], ["erase", "--email", "a@b.c"],
     ["stats"], ["serve", "--socket-mode"],
 ])
 def test_verbs_not_landed_say_so_plainly(argv: list[str], env: dict[str, str]) -> None:
@@ -89,7 +89,7 @@ def test_verbs_not_landed_say_so_plainly(argv: list[str], env: dict[str, str]) -
 
 
 @pytest.mark.parametrize("verb", ["demo", "serve", "worker", "sandbox", "sync", "audit-duplicates", "import",
-                                  "erase", "stats", "db", "config", "dlq"])
+                                  "erase", "stats", "db", "config", "dlq", "mapping", "attention"])
 def test_every_verb_has_help(verb: str) -> None:
     result = runner.invoke(app, [verb, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
@@ -124,3 +124,10 @@ def test_config_check_names_a_missing_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["config", "check", str(tmp_path / "nope.toml")])
     assert result.exit_code == 1
     assert "nope.toml" in result.output
+
+
+@pytest.mark.parametrize("argv", [["dlq", "list"], ["attention", "list"], ["dlq", "retry", "--all"]])
+def test_commands_on_an_empty_database_say_to_upgrade(argv: list[str], env: dict[str, str]) -> None:
+    result = runner.invoke(app, argv, env=env)
+    assert result.exit_code == 2
+    assert "run `hirebridge db upgrade`" in result.output

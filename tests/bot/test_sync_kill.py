@@ -13,18 +13,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from bot.demo.world import write_config
 from bot.domain.prospect import Prospect
-from integrations.sandbox.world import SANDBOX_ENV
 from tests.bot.world import World
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 PEOPLE = 40
-
-
-def database_url(world: World, db_url: str, schema: str | None) -> str:
-    return f"{db_url}?options=-csearch_path%3D{schema}" if schema else db_url
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -35,11 +29,7 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def test_worker_killed_mid_import_and_restarted_leaves_no_duplicate_and_no_gap(
         world: World, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    db = request.getfixturevalue("db")
-    config = tmp_path / "sandbox.toml"
-    write_config(world.rt.app_config(), config)
-    env = {**SANDBOX_ENV, "HIREBRIDGE_CONFIG": str(config), "HIREBRIDGE_DATABASE_URL": database_url(
-        world, db.url, db.schema), "HIREBRIDGE_SLACK_API_URL": f"{world.sims.url('slack')}/api/"}
+    env = world.cli_env(request.getfixturevalue("db"), tmp_path / "sandbox.toml")
     before = len(world.people("acme"))
     with Session(world.rt.engine) as s, s.begin():
         for n in range(PEOPLE):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bot.config import load_config
 from bot.demo.script import EXAMPLE_CONFIG
-from bot.demo.world import Simulators, sandbox_config, start_simulators
+from bot.demo.world import Simulators, sandbox_config, start_simulators, write_config
 from bot.handlers import handlers_for
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -47,6 +48,13 @@ class World:
     def inmails(self, tenant: str, events: list[dict[str, Any]]) -> None:
         httpx.post(f"{self.sims.url('linkedin')}/_sandbox/conversations",
                    json={"seat": SEATS[tenant], "events": events}, timeout=10).raise_for_status()
+
+    def cli_env(self, db: Database, config_path: Path) -> dict[str, str]:
+        """The environment a `hirebridge` command needs to act on this world (config written to a file)."""
+        write_config(self.rt.app_config(), config_path)
+        url = f"{db.url}?options=-csearch_path%3D{db.schema}" if db.schema else db.url
+        return {**SANDBOX_ENV, "HIREBRIDGE_CONFIG": str(config_path), "HIREBRIDGE_DATABASE_URL": url,
+                "HIREBRIDGE_SLACK_API_URL": f"{self.sims.url('slack')}/api/"}
 
     def worker(self) -> Worker:
         return Worker(self.rt.engine, self.rt.queue, handlers_for(self.rt), name="test-worker")
