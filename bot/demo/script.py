@@ -17,13 +17,18 @@ from sqlmodel import Session
 
 from bot.config import check_config, format_report, load_config
 from bot.demo.render import show_messages
+from bot.demo.scenes_sync import scene_calls, scene_exports, scene_inmail
 from bot.demo.world import Simulators, sandbox_config, start_simulators
+from bot.domain.prospect import NeedsAttention, Prospect
 from bot.handlers import handlers_for
 from bot.health import CHECK, REPORT, SLACK_SCOPE
 from bot.runtime import Runtime, build_runtime
 from bot.slack.notifier import Notifier
+from bot.sync import Outcome
 from bot.tenants import register_tenants
-from bot.worker import Outcome, Worker
+from bot.worker import Handler, Worker
+from bot.worker import Outcome as WorkOutcome
+from integrations.sandbox.server import RunningServer
 from integrations.sandbox.world import SANDBOX_ENV
 from storage.db import transaction
 from storage.health import health_of
@@ -43,7 +48,7 @@ class Tally:
     replayed: int = 0
     slack_messages: int = 0
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: WorkOutcome) -> None:
         self.outcomes[outcome.state.value if outcome.state else "lease lost"] += 1
 
 
@@ -53,6 +58,10 @@ class Demo:
     rt: Runtime
     sims: Simulators
     tally: Tally = field(default_factory=Tally)
+    extra_servers: list[RunningServer] = field(default_factory=list)
+    synced: list[tuple[str, Prospect, Outcome | NeedsAttention]] = field(default_factory=list)
+    handler_overrides: dict[str, Handler] = field(default_factory=dict)
+    ats_calls_before: dict[str, int] = field(default_factory=dict)
 
     def step(self, title: str, story: str) -> None:
         self.console.print()
@@ -60,10 +69,10 @@ class Demo:
         self.console.print(story, style="italic")
 
     def worker(self) -> Worker:
-        return Worker(self.rt.engine, self.rt.queue, handlers_for(self.rt),
-                      name="demo-worker", on_outcome=self.tally.add)
+        handlers = {**handlers_for(self.rt), **self.handler_overrides}
+        return Worker(self.rt.engine, self.rt.queue, handlers, name="demo-worker", on_outcome=self.tally.add)
 
-    def drain(self) -> list[Outcome]:
+    def drain(self) -> list[WorkOutcome]:
         """Run the worker until nothing is runnable, narrating each outcome."""
         outcomes = self.worker().drain()
         for outcome in outcomes:
@@ -107,8 +116,12 @@ def run_demo(console: Console, *, keep: bool = False) -> int:
     rt = build_runtime(env, retry=RetryPolicy(base_seconds=0.4, cap_seconds=2.0))
     try:
         demo = Demo(console, rt, sims)
-        ok = all(scene(demo) for scene in SCENES)
-        summary(demo, time.monotonic() - started, ok)
+        try:
+            ok = all(scene(demo) for scene in SCENES)
+            summary(demo, time.monotonic() - started, ok)
+        finally:
+            for server in demo.extra_servers:
+                server.stop()
         return 0 if ok else 1
     finally:
         rt.close()
@@ -171,7 +184,7 @@ def report_all(demo: Demo, run: str, tenants: list[str] | None = None) -> None:
 
 
 def scene_outage(demo: Demo) -> bool:
-    demo.step("4. Greenhouse outage",
+    demo.step("7. Greenhouse outage",
               "Greenhouse answers 503. The check fails, is retried with exponential backoff and jitter, "
               "and succeeds once Greenhouse is back. Nothing is lost.")
     faults = demo.sims.states["greenhouse"].faults
@@ -192,7 +205,7 @@ def scene_outage(demo: Demo) -> bool:
 
 
 def scene_dead_letter(demo: Demo) -> bool:
-    demo.step("5. A revoked credential",
+    demo.step("8. A revoked credential",
               "Lever refuses globex's API key. Retrying cannot fix that: the item goes straight to the "
               "dead-letter queue with its error, ops fix the key, and `hirebridge dlq retry` replays it.")
     faults = demo.sims.states["lever"].faults
@@ -216,7 +229,7 @@ def scene_dead_letter(demo: Demo) -> bool:
 
 
 def scene_slack(demo: Demo) -> bool:
-    demo.step("6. What Slack saw", "Every message the bot posted, as the sandbox Slack workspace recorded it.")
+    demo.step("9. What Slack saw", "Every message the bot posted, as the sandbox Slack workspace recorded it.")
     response = httpx.get(f"{demo.sims.url('slack')}/_sandbox/messages", timeout=10)
     messages = response.json()["messages"]
     channels = getattr(demo.sims.states["slack"], "channels", {})
@@ -261,5 +274,6 @@ def summary(demo: Demo, elapsed: float, ok: bool) -> None:
 
 
 SCENES: list[Callable[[Demo], bool]] = [
-    scene_config, scene_setup, scene_connect, scene_outage, scene_dead_letter, scene_slack,
+    scene_config, scene_setup, scene_connect, scene_exports, scene_calls, scene_inmail, scene_outage,
+    scene_dead_letter, scene_slack,
 ]

@@ -14,6 +14,8 @@ def test_demo_runs_every_scene_and_exits_zero() -> None:
     code = run_demo(Console(file=out, width=120, force_terminal=False))
     text = out.getvalue()
     assert code == 0, text
-    for needle in ("1. Configuration", "Morning connection check", "Greenhouse outage", "A revoked credential",
-                   "What Slack saw", "Greenhouse not working", "hirebridge dlq list", "demo complete"):
+    for needle in ("1. Configuration", "Morning connection check", "LinkedIn One-Click Exports",
+                   "matched by LinkedIn URL: no duplicate", "needs attention", "first poll: 2 note(s) written",
+                   "API calls used", "Greenhouse outage", "A revoked credential", "What Slack saw",
+                   "Greenhouse not working", "hirebridge dlq list", "demo complete"):
         assert needle in text, needle
