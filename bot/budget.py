@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from integrations.errors import RateLimited
 from storage.db import transaction
@@ -28,9 +29,12 @@ class DailyBudget:
     clock: Callable[[], datetime]
 
     @contextmanager
-    def spending(self, tenant_id: str, counter: Callable[[], int]) -> Iterator[None]:
+    def spending(self, tenant_id: str, counter: Callable[[], int],
+                 session: Session | None = None) -> Iterator[None]:
+        """Refuse when spent; charge what the block spent. With `session`, both happen in the caller's
+        transaction (a caller already holding SQLite's write lock must not open a second one)."""
         now = self.clock()
-        with transaction(self.engine) as s:
+        with self._session(session) as s:
             left = budget_left(s, tenant_id, self.integration, self.limit_for(tenant_id), now)
         if left <= 0:
             midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=now.tzinfo)
@@ -42,5 +46,13 @@ class DailyBudget:
         finally:
             spent = counter() - before
             if spent:
-                with transaction(self.engine) as s:
+                with self._session(session) as s:
                     count_requests(s, tenant_id, self.integration, spent, self.clock())
+
+    @contextmanager
+    def _session(self, session: Session | None) -> Iterator[Session]:
+        if session is not None:
+            yield session
+            return
+        with transaction(self.engine) as own:
+            yield own

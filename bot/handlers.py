@@ -8,6 +8,7 @@ from bot.exports import EXPORT
 from bot.health import CHECK, REPORT
 from bot.inmail import POLL
 from bot.mirror import MIRROR
+from bot.pushback import PUSH_BACK
 from bot.runtime import Runtime
 from bot.sync import SYNC
 from bot.worker import Handler
@@ -23,4 +24,5 @@ def handlers_for(rt: Runtime) -> Mapping[str, Handler]:
         EXPORT: rt.exports().handle,
         POLL: rt.inmail().handle,
         MIRROR: rt.mirror().handle,
+        PUSH_BACK: rt.push_back().handle,
     }

@@ -39,6 +39,7 @@ class Mirror:
     config: AppConfig
     ats_for: Callable[[str], AtsClient]
     clock: Callable[[], datetime] = utcnow
+    on_synced: Callable[[Session, str], None] | None = None  # e.g. schedule the push back to LinkedIn
 
     def enqueue(self, session: Session, tenant_id: str, run: str) -> int | None:
         return enqueue(session, MIRROR, {"tenant": tenant_id}, dedupe_key=f"mirror:{tenant_id}:{run}",
@@ -56,6 +57,8 @@ class Mirror:
         for person in self.ats_for(tenant.id).changed_since(since):
             self._absorb(session, tenant, person, report)
         write_cursor(session, tenant.id, CURSOR, started.isoformat())
+        if report.seen and self.on_synced is not None:
+            self.on_synced(session, tenant.id)
         return report
 
     def _absorb(self, session: Session, tenant: Tenant, person: AtsPerson, report: MirrorReport) -> None:

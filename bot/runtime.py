@@ -19,6 +19,7 @@ from bot.exports import Exports
 from bot.health import HealthChecks
 from bot.inmail import InMailPoller
 from bot.mirror import Mirror
+from bot.pushback import PushBack
 from bot.settings import Settings
 from bot.sync import SyncService
 from storage.db import build_engine
@@ -78,11 +79,17 @@ class Runtime:
     def linkedin_budget(self) -> DailyBudget:
         return DailyBudget(self.engine, "linkedin", self.app_config().linkedin_daily_budget, self.queue.clock)
 
+    def push_back(self) -> PushBack:
+        return PushBack(self.engine, self.app_config(), self.connections().linkedin, self.linkedin_budget(),
+                        self.queue.clock)
+
     def sync_service(self) -> SyncService:
-        return SyncService(self.engine, self.app_config(), self.connections().ats_adapter)
+        return SyncService(self.engine, self.app_config(), self.connections().ats_adapter,
+                           on_synced=self.push_back().schedule)
 
     def mirror(self) -> Mirror:
-        return Mirror(self.engine, self.app_config(), self.connections().ats_adapter)
+        return Mirror(self.engine, self.app_config(), self.connections().ats_adapter,
+                      on_synced=self.push_back().schedule)
 
     def exports(self) -> Exports:
         return Exports(self.engine, self.app_config(), self.environ, self.connections().linkedin,

@@ -65,6 +65,7 @@ class SyncService:
     config: AppConfig
     ats_for: Callable[[str], AtsClient]
     clock: Callable[[], datetime] = utcnow
+    on_synced: Callable[[Session, str], None] | None = None  # e.g. schedule the push back to LinkedIn
 
     def enqueue(self, session: Session, tenant_id: str, prospect: Prospect) -> int | None:
         """Queue a prospect in the caller's transaction; the same source record is queued once."""
@@ -213,6 +214,8 @@ class SyncService:
                                stage_name=app.stage_name, status=app.status)
         for app in (a for a in applications if a.application_id in added):
             self._stage_event(session, tenant, app, mapped.prospect)
+        if self.on_synced is not None:
+            self.on_synced(session, tenant.id)
 
     def _stage_event(self, session: Session, tenant: Tenant, app: AtsApplication, prospect: Prospect) -> None:
         key = f"{prospect.source}:{prospect.source_id}:{app.application_id}"

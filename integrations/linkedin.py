@@ -140,6 +140,24 @@ class LinkedInClient:
                  self._key("atsJobApplicationId", application.ats_job_application_id), entity)
         _require_ok(self._batch("PUT", "/v2/atsApplications", "BATCH_UPDATE", [entry]))
 
+    def push_applications(self, applications: Sequence[AtsApplication]) -> BatchResult:
+        """Write applications in batches of ≤100, every field of each (full replace), verdicts per record."""
+        result = BatchResult()
+        for start in range(0, len(applications), BATCH_LIMIT):
+            entries = [(a.ats_job_application_id, self._key("atsJobApplicationId", a.ats_job_application_id),
+                        a.model_dump(by_alias=True)) for a in applications[start : start + BATCH_LIMIT]]
+            result.extend(self._batch("PUT", "/v2/atsApplications", "BATCH_UPDATE", entries))
+        return result
+
+    def link_members(self, links: Sequence[tuple[str, str]]) -> BatchResult:
+        """Tie exported members to ATS candidates, (ats candidate id, `urn:li:person:…`), ≤100 per call."""
+        result = BatchResult()
+        for start in range(0, len(links), BATCH_LIMIT):
+            entries = [(cid, self._key("atsCandidateId", cid), {"patch": {"$set": {"manualMatchedMember": m}}})
+                       for cid, m in links[start : start + BATCH_LIMIT]]
+            result.extend(self._batch("POST", "/v2/atsCandidates", "BATCH_PARTIAL_UPDATE", entries))
+        return result
+
     def push_application_stages(self, ats_job_application_id: str, stages: Sequence[AtsStage]) -> BatchResult:
         """Write an application's stage history entries (≤100 per call, keyed by stage id)."""
         parent = encode_key_v1(self._key("atsJobApplicationId", ats_job_application_id))

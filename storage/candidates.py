@@ -125,3 +125,29 @@ def pending_since(session: Session, tenant_id: str) -> list[Candidate]:
     c = table(Candidate).c
     query = select(Candidate).where(and_(c.tenant_id == tenant_id, c.sync_status == "pending"))
     return list(session.execute(query.order_by(c.id)).scalars().all())
+
+
+def keys_of(session: Session, tenant_id: str, candidate_ids: Sequence[int]) -> dict[int, list[Key]]:
+    """Every identity key of these candidates, in insertion order."""
+    c = IDENTITY.c
+    rows = session.execute(select(c.candidate_id, c.kind, c.value).where(
+        c.tenant_id == tenant_id, c.candidate_id.in_(list(candidate_ids))).order_by(c.id)).all()
+    found: dict[int, list[Key]] = {}
+    for row in rows:
+        found.setdefault(int(row.candidate_id), []).append((row.kind, row.value))
+    return found
+
+
+def unpushed(session: Session, tenant_id: str, limit: int) -> list[Candidate]:
+    """Synced candidates LinkedIn has not seen in their current state (never pushed, or changed since)."""
+    c = table(Candidate).c
+    stale = c.linkedin_pushed_at.is_(None) | (c.linkedin_pushed_at < c.updated_at)
+    query = select(Candidate).where(c.tenant_id == tenant_id, c.sync_status == "synced",
+                                    c.ats_candidate_id.is_not(None), stale).order_by(c.id).limit(limit)
+    return list(session.execute(query).scalars().all())
+
+
+def applications_of(session: Session, tenant_id: str, candidate_ids: Sequence[int]) -> list[Application]:
+    a = table(Application).c
+    query = select(Application).where(a.tenant_id == tenant_id, a.candidate_id.in_(list(candidate_ids)))
+    return list(session.execute(query.order_by(a.id)).scalars().all())

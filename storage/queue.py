@@ -42,6 +42,14 @@ class PermanentError(Exception):
     """Raised by a handler when retrying cannot help: the item goes straight to the dead-letter state."""
 
 
+class RetryLater(Exception):
+    """Raised by a handler that must wait (another worker holds what it needs): not a failure, no attempt used."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with jitter: the n-th retry waits between half and all of base·2^(n-1), capped."""

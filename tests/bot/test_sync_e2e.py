@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -10,7 +11,7 @@ from sqlmodel import Session, select
 from bot.domain.identity import find_linkedin_urls, normalize_linkedin_url
 from bot.domain.prospect import Prospect
 from integrations.ats import AtsPerson, NewCandidate
-from storage.models import AttentionItem, Candidate, Note
+from storage.models import AttentionItem, Candidate, Note, utcnow
 from tests.bot.world import SEATS, World, now_ms
 
 pytestmark = pytest.mark.slow
@@ -145,3 +146,21 @@ def test_each_inmail_becomes_one_note(world: World) -> None:
     assert any("InMail reply from Jane Doe" in body and "Yes!" in body for _, body in notes)
     with Session(world.rt.engine) as s:
         assert len(s.exec(select(Note)).all()) == 2
+
+
+def test_synced_people_are_pushed_back_to_linkedin_in_batches(world: World) -> None:
+    world.export("acme", [JANE, OMAR, LIN], job="4401")
+    world.drain()
+    li_state = world.sims.states["linkedin"]
+    puts_before = li_state.recorder.count("PUT", "/v2/atsCandidates")
+    world.rt.queue.clock = lambda: utcnow() + timedelta(minutes=2)  # the push waits for its window to close
+    world.drain()
+    org = "urn:li:organization:1001"
+    pushed = {c["linkedInProfileUrl"]: c for (o, _), c in li_state.candidates.items() if o == org}  # type: ignore[attr-defined]
+    assert {"https://www.linkedin.com/in/jane-doe-42", "https://www.linkedin.com/in/lin-zhou"} <= set(pushed)
+    assert pushed["https://www.linkedin.com/in/lin-zhou"]["emailAddresses"] == ["lin.zhou@example.com"]
+    apps = [a for (o, _), a in li_state.applications.items() if o == org]  # type: ignore[attr-defined]
+    assert len(apps) == 3 and all(a["atsJobPostingName"] == "Senior Backend Engineer" for a in apps)
+    assert li_state.recorder.count("PUT", "/v2/atsCandidates") - puts_before == 1, "one batch for all three"
+    world.drain()
+    assert li_state.recorder.count("PUT", "/v2/atsCandidates") - puts_before == 1, "nothing pushed twice"

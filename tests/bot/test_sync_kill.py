@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import Session
 
 from bot.domain.prospect import Prospect
-from tests.bot.world import World
+from tests.bot.world import World, sync_states
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,8 +40,8 @@ def test_worker_killed_mid_import_and_restarted_leaves_no_duplicate_and_no_gap(
     rng = random.Random(7)
     deadline = time.monotonic() + 150
     rounds = 0
-    while world.rt.queue.counts()["done"] < PEOPLE:
-        assert time.monotonic() < deadline, world.rt.queue.counts()
+    while sync_states(world)["done"] < PEOPLE:
+        assert time.monotonic() < deadline, sync_states(world)
         rounds += 1
         proc = start_worker(env)
         time.sleep(rng.uniform(1.0, 2.5))  # start-up takes about a second; then kill at a random moment
@@ -53,5 +53,4 @@ def test_worker_killed_mid_import_and_restarted_leaves_no_duplicate_and_no_gap(
     assert len(people) == PEOPLE, "every candidate in the ATS"
     assert len({p.first_name for p in people}) == PEOPLE, "exactly once each"
     assert len(world.people("acme")) == before + PEOPLE
-    counts = world.rt.queue.counts()
-    assert counts["dead"] == 0 and counts["queued"] == 0 and counts["running"] == 0
+    assert sync_states(world) == {"done": PEOPLE}, "nothing left in limbo"

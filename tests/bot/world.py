@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlmodel import Session, select
 
 from bot.config import load_config
 from bot.demo.script import EXAMPLE_CONFIG
@@ -16,12 +18,14 @@ from bot.demo.world import Simulators, sandbox_config, start_simulators, write_c
 from bot.handlers import handlers_for
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.sync import SYNC
 from bot.tenants import register_tenants
 from bot.web import create_web_app
 from bot.worker import Outcome, Worker
 from integrations.ats import AtsPerson
 from integrations.sandbox.server import RunningServer, serve_in_thread
 from integrations.sandbox.world import LINKEDIN_CUSTOMERS, SANDBOX_ENV
+from storage.models import WorkItem
 from storage.outbox import Outbox
 from storage.queue import RetryPolicy, WorkQueue
 from tests.conftest import Database
@@ -86,6 +90,12 @@ def build_world(db: Database) -> Iterator[World]:
         web.stop()
         rt.close()
         sims.stop()
+
+
+def sync_states(world: World) -> Counter[str]:
+    """How many sync items are in each state (other kinds, such as the LinkedIn push-back, left out)."""
+    with Session(world.rt.engine) as s:
+        return Counter(str(i.state) for i in s.exec(select(WorkItem).where(WorkItem.kind == SYNC)).all())
 
 
 def now_ms() -> int:

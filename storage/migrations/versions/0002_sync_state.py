@@ -49,7 +49,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("ats_url", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch_op.add_column(sa.Column("profile_url", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch_op.add_column(
-            sa.Column("sync_status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False, server_default="synced")
+            sa.Column(
+                "sync_status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False, server_default="synced"
+            )
         )
         batch_op.add_column(sa.Column("intent_at", sa.DateTime(timezone=True), nullable=True))
 
