@@ -82,7 +82,8 @@ class PushBack:
                                  reason=f"LinkedIn refused the candidate ({problem.status}): {problem.message}",
                                  detail={"first_name": row.first_name, "last_name": row.last_name}, now=now)
                 continue
-            row.linkedin_pushed_at = now
+            # The version pushed, not "now": a change committed while we pushed stays newer, so it is pushed next.
+            row.linkedin_pushed_at = row.updated_at
             session.add(row)
         return len(rows) - len(failed)
 

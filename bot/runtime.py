@@ -23,6 +23,7 @@ from bot.pushback import PushBack
 from bot.settings import Settings
 from bot.sync import SyncService
 from storage.db import build_engine
+from storage.models import utcnow
 from storage.outbox import Outbox
 from storage.queue import RetryPolicy, WorkQueue
 
@@ -77,11 +78,10 @@ class Runtime:
         return HealthChecks(self.engine, self.app_config(), self.connections(), self.slack)
 
     def linkedin_budget(self) -> DailyBudget:
-        return DailyBudget(self.engine, "linkedin", self.app_config().linkedin_daily_budget, self.queue.clock)
+        return DailyBudget(self.engine, "linkedin", self.app_config().linkedin_daily_budget, utcnow)
 
     def push_back(self) -> PushBack:
-        return PushBack(self.engine, self.app_config(), self.connections().linkedin, self.linkedin_budget(),
-                        self.queue.clock)
+        return PushBack(self.engine, self.app_config(), self.connections().linkedin, self.linkedin_budget())
 
     def sync_service(self) -> SyncService:
         return SyncService(self.engine, self.app_config(), self.connections().ats_adapter,

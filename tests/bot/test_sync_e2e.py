@@ -164,3 +164,18 @@ def test_synced_people_are_pushed_back_to_linkedin_in_batches(world: World) -> N
     assert li_state.recorder.count("PUT", "/v2/atsCandidates") - puts_before == 1, "one batch for all three"
     world.drain()
     assert li_state.recorder.count("PUT", "/v2/atsCandidates") - puts_before == 1, "nothing pushed twice"
+
+
+def test_a_candidate_changed_after_its_push_is_pushed_again(world: World) -> None:
+    world.export("acme", [JANE], job="4401")
+    world.drain()
+    tenant = world.rt.app_config().tenant("acme")
+    with Session(world.rt.engine) as s, s.begin():
+        assert world.rt.push_back().push(s, tenant) == 1
+    with Session(world.rt.engine) as s, s.begin():
+        assert world.rt.push_back().push(s, tenant) == 0, "nothing changed since the push"
+        jane = s.exec(select(Candidate).where(Candidate.first_name == "Jane")).one()
+        jane.title, jane.updated_at = "Staff Engineer", utcnow() + timedelta(seconds=1)
+        s.add(jane)
+    with Session(world.rt.engine) as s, s.begin():
+        assert world.rt.push_back().push(s, tenant) == 1
