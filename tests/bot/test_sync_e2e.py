@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlmodel import Session, select
 
@@ -179,3 +180,24 @@ def test_a_candidate_changed_after_its_push_is_pushed_again(world: World) -> Non
         s.add(jane)
     with Session(world.rt.engine) as s, s.begin():
         assert world.rt.push_back().push(s, tenant) == 1
+
+
+def test_a_reply_stub_adds_contact_details_to_the_known_person(world: World) -> None:
+    answer = world.export("acme", [JANE], job="4401")
+    world.drain()
+    export = world.sims.states["linkedin"].exports[answer["requestId"]]  # type: ignore[attr-defined]
+    member = export.elements[0]["candidate"]["member"]
+    stubs = [{"member": member, "firstName": "Jane", "lastName": "Doe", "emailAddress": "jane.doe@example.com",
+              "phoneNumber": "+1 415 555 0199", "profileUrl": JANE["profileUrl"]},
+             {"firstName": "Stranger", "lastName": "Person", "emailAddress": "s@example.com"}]
+    httpx.post(f"{world.sims.url('linkedin')}/_sandbox/mail_stubs", json={"seat": SEATS["acme"], "stubs": stubs},
+               timeout=10).raise_for_status()
+    with Session(world.rt.engine) as s, s.begin():
+        world.rt.inmail().enqueue(s, "acme", "stubs")
+    world.drain()
+    jane = next(p for p in world.people("acme") if p.first_name == "Jane")
+    assert "jane.doe@example.com" in [e.lower() for e in jane.emails]
+    assert len([p for p in world.people("acme") if p.first_name == "Jane"]) == 1
+    with Session(world.rt.engine) as s:
+        (item,) = s.exec(select(AttentionItem)).all()
+    assert item.detail["first_name"] == "Stranger" and "choose a job" in item.reason

@@ -90,3 +90,19 @@ def test_expired_tokens_are_refreshed_without_losing_work(world: World) -> None:
     outcomes = world.drain()
     assert all(o.state == WorkState.DONE for o in outcomes), [o.error for o in outcomes]
     assert {"Person2", "Ana"} <= {p.first_name for p in world.people("acme")}
+
+
+def test_linkedin_faults_while_fetching_an_export_are_retried(world: World) -> None:
+    faults = world.sims.states["linkedin"].faults
+    faults.error_rate, faults.rate_limited_rate = 0.5, 0.2
+    world.export("acme", [{"firstName": "Ana", "lastName": "Lima", "profileUrl": "https://linkedin.com/in/ana-lima"}],
+                 job="4401")  # the push itself is delivered; fetching what it names fails often
+    for rounds in range(1, 100):
+        world.drain()
+        if sync_states(world).get("done") == 1:
+            break
+        offset = timedelta(minutes=5 * rounds)
+        world.rt.queue.clock = lambda offset=offset: utcnow() + offset
+    faults.error_rate = faults.rate_limited_rate = 0.0
+    assert sync_states(world) == {"done": 1}
+    assert [p.first_name for p in world.people("acme")].count("Ana") == 1
