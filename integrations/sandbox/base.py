@@ -305,3 +305,32 @@ def control_routes(state: SimulatorState) -> list[Route]:
         Route("/_sandbox/state", inspect, methods=["GET"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
     ]
+
+
+class Background:
+    """Threads a simulator starts on its own (webhook deliveries), so tests and the demo can wait for them."""
+
+    def __init__(self) -> None:
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def start(self, name: str, target: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        thread = threading.Thread(target=target, args=args, kwargs=kwargs, name=name, daemon=True)
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def join(self, timeout: float = 10.0) -> bool:
+        """Wait for every thread started so far; False if some still run at the deadline."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            return not self._threads
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return sum(t.is_alive() for t in self._threads)

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from integrations.sandbox.base import Background
 from integrations.sandbox.greenhouse_records import Account, Invalid, Json, NotFound
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ class WebhookHub:
         self.registrations: dict[str, Registration] = {}
         self.deliveries: list[Delivery] = []
         self._rng = rng
-        self._threads: list[threading.Thread] = []
+        self._background = Background()
         self._lock = threading.Lock()
 
     def is_enabled(self, account_id: str) -> bool:
@@ -213,11 +214,8 @@ class WebhookHub:
         if registration is None or not registration.enabled:
             return None
         event_id = str(uuid.uuid4())
-        thread = threading.Thread(target=self._run, args=(registration, secret, payload, event_id),
-                                  name=f"greenhouse-webhook-{payload['action']}", daemon=True)
-        with self._lock:
-            self._threads.append(thread)
-        thread.start()
+        self._background.start(f"greenhouse-webhook-{payload['action']}", self._run, registration, secret,
+                               payload, event_id)
         return event_id
 
     def _run(self, registration: Registration, secret: str, payload: Json, event_id: str) -> None:
@@ -228,19 +226,12 @@ class WebhookHub:
 
     def join(self, timeout: float = 10.0) -> bool:
         """Wait for deliveries in flight; False if some still run at the deadline."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
-            return not self._threads
+        return self._background.join(timeout)
 
     def snapshot(self) -> Json:
         with self._lock:
             return {"registrations": {k: asdict(r) for k, r in self.registrations.items()},
-                    "deliveries": [asdict(d) for d in self.deliveries], "in_flight": len(self._threads)}
+                    "deliveries": [asdict(d) for d in self.deliveries], "in_flight": self._background.in_flight()}
 
 
 # --- UI actions and control routes -----------------------------------------------------------------------

@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from integrations.sandbox.base import Background
+
 if TYPE_CHECKING:  # the state module imports this one
     from integrations.sandbox.lever import LeverState
 
@@ -92,7 +94,7 @@ class WebhookHub:
         self.timeout = timeout
         self.subscriptions: dict[str, list[str]] = {}
         self.deliveries: list[Delivery] = []
-        self._threads: list[threading.Thread] = []
+        self._background = Background()
         self._lock = threading.Lock()
 
     def register(self, api_key: str, url: str) -> None:
@@ -110,23 +112,16 @@ class WebhookHub:
         started = []
         for url in urls:
             delivery = Delivery(url, envelope)
-            thread = threading.Thread(target=deliver, args=(delivery,), name="lever-webhook", daemon=True,
-                                      kwargs={"time_scale": self.time_scale, "timeout": self.timeout})
             with self._lock:
                 self.deliveries.append(delivery)
-                self._threads.append(thread)
-            thread.start()
+            self._background.start("lever-webhook", deliver, delivery, time_scale=self.time_scale,
+                                   timeout=self.timeout)
             started.append(delivery)
         return started
 
     def join(self, timeout: float = 10.0) -> bool:
         """Wait for every delivery started so far to finish (acked or out of retries); False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in threads)
+        return self._background.join(timeout)
 
     def summary(self) -> list[dict[str, Any]]:
         with self._lock:
