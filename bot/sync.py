@@ -1,9 +1,9 @@
 """LinkedIn → ATS sync of one prospect: local identity index, ATS look-up, create or link — never twice.
 
-Crash safety: before any ATS create, the prospect's identity keys are committed as a *pending* candidate
-(the unique index on keys is the lock between workers). If a worker dies after the ATS create and before
-recording it, the retry finds the pending intent and first reconciles with the ATS (people changed since
-the intent, matched by key) instead of creating again.
+Crash safety: before any ATS write, the prospect's identity keys are committed as a *pending* candidate
+(the unique index on keys is the lock between workers), and right before the create call the attempt is
+stamped (`intent_at`). If a worker dies or the call fails after that stamp, the retry first reconciles with
+the ATS (by email, else people changed since the stamp, matched by key) instead of creating again.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ class Contention(RetryLater):
 class Claim:
     candidate_id: int
     person_id: str | None
-    pending: bool  # an earlier attempt may have created the person without recording it
-    fresh: bool  # we inserted the intent in this attempt
+    pending: bool  # not linked to an ATS record yet
+    create_attempted: bool  # an earlier attempt called create: the person may exist unrecorded
     matched_by: str | None
 
 
@@ -116,7 +116,7 @@ class SyncService:
                 row = claim_new(s, tenant_id, keys, self.clock(), first_name=p.first_name, last_name=p.last_name,
                                 headline=p.headline, company=p.company, title=p.title, location=p.location,
                                 source=f"linkedin:{p.source}", profile_url=mapped.profile_url)
-                return Claim(row.id or 0, None, pending=True, fresh=True, matched_by=None)
+                return Claim(row.id or 0, None, pending=True, create_attempted=False, matched_by=None)
         except IntegrityError:
             with Session(self.engine) as s:
                 if first_owner(s, tenant_id, keys) is None:
@@ -129,7 +129,8 @@ class SyncService:
         owners = {k for k in keys if first_owner(s, tenant_id, [k]) == owner}
         matched_by = next((kind for kind, value in keys if (kind, value) in owners), None)
         add_keys(s, tenant_id, owner, keys)
-        return Claim(owner, row.ats_candidate_id, row.sync_status == "pending", fresh=False, matched_by=matched_by)
+        return Claim(owner, row.ats_candidate_id, row.sync_status == "pending",
+                     create_attempted=row.intent_at is not None, matched_by=matched_by)
 
     # --- phase 2: the ATS (HTTP; nothing local is written here) ---
 
@@ -139,23 +140,44 @@ class SyncService:
             person = ats.get_person(claim.person_id)
             if person is not None:
                 return person, "known"
-        if claim.pending and not claim.fresh:
+        found = self._by_email(ats, mapped)
+        if found is not None:
+            return found, "recovered" if claim.create_attempted else "email"
+        if claim.pending and claim.create_attempted:
             recovered = self._reconcile(ats, claim, mapped)
             if recovered is not None:
                 return recovered, "recovered"
+        self._stamp_create(claim.candidate_id)
+        return self._create(ats, tenant, mapped), "created"
+
+    def _by_email(self, ats: AtsClient, mapped: Mapped) -> AtsPerson | None:
         for email in mapped.emails:
             found = ats.find_by_email(email)
             if found:
-                return max(found, key=lambda p: p.updated_at.timestamp() if p.updated_at else 0.0), "email"
-        return self._create(ats, tenant, mapped), "created"
+                return max(found, key=lambda p: p.updated_at.timestamp() if p.updated_at else 0.0)
+        return None
+
+    def _stamp_create(self, candidate_id: int) -> None:
+        """Commit that a create is about to be called: from then on a retry reconciles before creating.
+
+        Even a 503 may follow a create that happened (a create can take several calls), so a failed
+        attempt is never assumed to have created nothing.
+        """
+        with transaction(self.engine) as s:
+            row = s.get(Candidate, candidate_id)
+            if row is not None and row.intent_at is None:
+                row.intent_at = self.clock()
+                s.add(row)
 
     def _reconcile(self, ats: AtsClient, claim: Claim, mapped: Mapped) -> AtsPerson | None:
-        """Find a person an earlier, interrupted attempt created: changed since the intent, sharing a key."""
+        """Find a person an earlier attempt may have created: changed since its stamp, sharing a key."""
         with Session(self.engine) as s:
             row = s.get(Candidate, claim.candidate_id)
             since = (row.intent_at if row and row.intent_at else self.clock()) - RECONCILE_MARGIN
         wanted = {(k.kind, k.value) for k in mapped.keys}
-        return next((p for p in ats.changed_since(since) if wanted & set(person_keys(p, self._region()))), None)
+        people = ats.changed_since(since, applications=False)  # one paged list: keys are all we compare
+        match = next((p for p in people if wanted & set(person_keys(p, self._region()))), None)
+        return ats.get_person(match.person_id) if match is not None else None
 
     def _region(self) -> str:
         return self.config.bot.default_phone_region

@@ -108,8 +108,12 @@ class AtsClient(Protocol):
     def job_stages(self, job_id: str) -> list[tuple[str, str]]:
         """(stage id, name) in pipeline order."""
 
-    def changed_since(self, since: datetime | None) -> Iterator[AtsPerson]:
-        """People created or updated at or after `since` (everyone when None), applications included."""
+    def changed_since(self, since: datetime | None, *, applications: bool = True) -> Iterator[AtsPerson]:
+        """People created or updated at or after `since` (everyone when None), applications included.
+
+        `applications=False` reads the people alone (their keys, no applications): the cheapest scan,
+        for reconciling an interrupted create.
+        """
 
 
 # --- helpers the adapters share ---------------------------------------------------------------------------

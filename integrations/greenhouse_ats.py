@@ -128,12 +128,16 @@ class GreenhouseAts:
         """`GET /v3/job_interview_stages?job_ids=`, active stages by `sort_order`."""
         return [(str(s.id), s.name) for s in self._client.list_job_stages(_id(job_id)) if s.active]
 
-    def changed_since(self, since: datetime | None) -> Iterator[AtsPerson]:
+    def changed_since(self, since: datetime | None, *, applications: bool = True) -> Iterator[AtsPerson]:
         """Candidates with `updated_at=gte|…`, then those whose applications changed, 50 people per batch.
 
         Applications are pulled too because no source says a stage move bumps the candidate's `updated_at`.
+        Without `applications`, one paged candidates list and nothing more.
         """
         window = {} if since is None else {"updated_at": f"gte|{_stamp(since)}"}
+        if not applications:
+            yield from (self._person(c, []) for c in self._client.iter_candidates(window))
+            return
         seen: set[int] = set()
         for batch in batches(self._client.iter_candidates(window), IDS_MAX):
             seen.update(c.id for c in batch)

@@ -128,8 +128,14 @@ class LeverAts:
         """`GET /stages`: Lever's stages belong to the account, the same for every posting."""
         return self._load_stages()
 
-    def changed_since(self, since: datetime | None) -> Iterator[AtsPerson]:
-        """Opportunities with `updated_at_start` (ms, inclusive), then all opportunities of their contacts."""
+    def changed_since(self, since: datetime | None, *, applications: bool = True) -> Iterator[AtsPerson]:
+        """Opportunities with `updated_at_start` (ms, inclusive), then all opportunities of their contacts.
+
+        Without `applications`, the changed opportunities alone, grouped by contact (one paged list).
+        """
+        if since is not None and not applications:
+            yield from self._group(self._client.iter_opportunities({"updated_at_start": _millis(since)}))
+            return
         if since is None:
             yield from self._group(self._client.iter_opportunities(EXPAND))
             return

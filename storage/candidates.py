@@ -55,7 +55,7 @@ def add_keys(session: Session, tenant_id: str, candidate_id: int, keys: Iterable
 def claim_new(session: Session, tenant_id: str, keys: Sequence[Key], now: datetime,
               **fields: Any) -> Candidate:
     """Insert a pending candidate holding `keys`; a concurrent claim of a key fails (IntegrityError)."""
-    candidate = Candidate(tenant_id=tenant_id, sync_status="pending", intent_at=now, created_at=now,
+    candidate = Candidate(tenant_id=tenant_id, sync_status="pending", intent_at=None, created_at=now,
                           updated_at=now, **fields)
     session.add(candidate)
     session.flush()

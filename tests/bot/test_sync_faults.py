@@ -75,7 +75,7 @@ def test_5xx_and_429_are_retried_until_everyone_is_in_once(world: World, sim: st
     counts = sync_states(world)
     assert counts == {"done": 12}, (counts, [d.last_error for d in world.rt.queue.dead()])
     people = world.people(tenant)
-    assert len(people) == before + 12
+    assert len(people) == before + 12, sorted(p.first_name for p in people)
     assert len({(p.first_name, p.last_name) for p in people if p.last_name == "Test"}) == 12
 
 

@@ -281,6 +281,18 @@ def test_ats_changed_since_returns_people_changed_at_or_after(backend: Backend) 
     assert ids(ats.changed_since(clock.advance(60))) == set()
 
 
+def test_ats_changed_since_without_applications_is_one_cheap_scan_of_keys(backend: Backend) -> None:
+    ats, clock = backend.client, backend.clock
+    since = clock.advance(60)
+    clock.advance(60)
+    fresh, _ = ats.create_candidate(new(backend, first_name="Cy", links=("linkedin.com/in/cy-example",)))
+    before = ats.api_calls
+    (found,) = ats.changed_since(since, applications=False)
+    assert found.person_id == fresh.person_id
+    assert any("cy-example" in link for link in found.links)
+    assert ats.api_calls - before == 1
+
+
 def test_ats_changed_since_sees_a_stage_move(backend: Backend) -> None:
     ats, clock = backend.client, backend.clock
     person, application = ats.create_candidate(new(backend))
