@@ -79,21 +79,12 @@ def worker(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     notifier = Notifier(rt.outbox, rt.slack())
-    relay = threading.Thread(target=_relay_loop, args=(notifier, stop, poll), daemon=True)
+    relay = threading.Thread(target=notifier.run, args=(stop, poll), name="outbox-relay", daemon=True)
     relay.start()
     the_worker = Worker(rt.engine, rt.queue, handlers)
     console.print(f"worker {the_worker.name} started; kinds: {', '.join(sorted(the_worker.handlers)) or 'none'}")
     the_worker.run(stop, poll_interval=poll, reclaim_every=timedelta(seconds=min(15.0, lease)))
     relay.join(timeout=10)
-
-
-def _relay_loop(notifier: object, stop: threading.Event, poll: float) -> None:
-    from bot.slack.notifier import Notifier
-
-    assert isinstance(notifier, Notifier)
-    while not stop.is_set():
-        if notifier.relay_once().sent == 0:
-            stop.wait(poll)
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,12 @@ class Notifier:
             else:
                 report.dead += 1
         return report
+
+    def run(self, stop: threading.Event, poll: float = 0.5) -> None:
+        """Relay until `stop` is set, sleeping `poll` seconds whenever nothing was sent."""
+        while not stop.is_set():
+            if self.relay_once().sent == 0:
+                stop.wait(poll)
 
     def _send(self, message: Pending) -> OutboxState:
         try:
