@@ -49,7 +49,7 @@ def import_csv(rt: Runtime, parsed: CsvImport, tenant_id: str,
     def run(session: Session, item: Claimed) -> None:
         row = Prospect.from_payload(item.payload["prospect"]).source_id.rsplit(":", 1)[-1]
         result = sync.sync(session, rt.app_config().tenant(item.payload["tenant"]),
-                           Prospect.from_payload(item.payload["prospect"]))
+                           Prospect.from_payload(item.payload["prospect"]), owner=item.dedupe_key)
         if isinstance(result, NeedsAttention):
             report.attention.append((row, result.reason))
         elif isinstance(result, Outcome):

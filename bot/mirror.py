@@ -93,7 +93,7 @@ class Mirror:
 
     def _update(self, row: Candidate, person: AtsPerson) -> None:
         row.ats_candidate_id, row.ats_url = person.person_id, person.url or row.ats_url
-        row.sync_status, row.intent_at = "synced", None
+        row.sync_status, row.intent_at, row.claimed_by = "synced", None, None
         row.company, row.title = row.company or person.company, row.title or person.title
         row.last_activity_at = person.updated_at or row.last_activity_at
         row.updated_at = self.clock()

@@ -24,7 +24,7 @@ from integrations.ats import AtsApplication, AtsClient, AtsPerson, NewCandidate
 from storage.candidates import add_keys, claim_new, first_owner, record_attention, upsert_application
 from storage.db import transaction
 from storage.models import Application, Candidate, IdentityKind, StageEvent, table, utcnow
-from storage.queue import Claimed, Priority, RetryLater, enqueue
+from storage.queue import Claimed, Priority, RetryLater, enqueue, is_running
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,16 @@ class SyncService:
 
     def handle(self, session: Session, item: Claimed) -> None:
         tenant = self.config.tenant(item.payload["tenant"])
-        self.sync(session, tenant, Prospect.from_payload(item.payload["prospect"]))
+        self.sync(session, tenant, Prospect.from_payload(item.payload["prospect"]), owner=item.dedupe_key)
 
-    def sync(self, session: Session, tenant: Tenant, prospect: Prospect) -> Outcome | NeedsAttention:
-        """Import one prospect; `session` is the work item's transaction (recording happens there)."""
+    def sync(self, session: Session, tenant: Tenant, prospect: Prospect,
+             owner: str | None = None) -> Outcome | NeedsAttention:
+        """Import one prospect; `session` is the work item's transaction (recording happens there).
+
+        `owner` is the work item's key: a pending candidate names the item syncing it, so another item
+        waits while that one runs, and takes over once it has stopped (crashed, or waiting to retry).
+        """
+        owner = owner or f"direct:{prospect.source}:{prospect.source_id}"
         mapped = map_prospect(prospect, known_jobs={j.id for j in tenant.jobs},
                               jobs_for_project=lambda name: [j.id for j in tenant.jobs_for_project(name)],
                               region=self.config.phone_region(tenant.id))
@@ -91,7 +97,7 @@ class SyncService:
             record_attention(session, tenant_id=tenant.id, source=prospect.source, source_id=prospect.source_id,
                              reason=reason, detail=prospect.to_payload(), now=self.clock())
             return NeedsAttention(reason)
-        claim = self._claim(tenant.id, mapped)
+        claim = self._claim(tenant.id, mapped, owner)
         ats = self.ats_for(tenant.id)
         person, how = self._find_or_create(ats, tenant, claim, mapped)
         applications, added = self._ensure_applications(ats, tenant, person, mapped)
@@ -105,17 +111,17 @@ class SyncService:
 
     # --- phase 1: claim the person locally (own transaction, committed before any ATS write) ---
 
-    def _claim(self, tenant_id: str, mapped: Mapped) -> Claim:
+    def _claim(self, tenant_id: str, mapped: Mapped, me: str) -> Claim:
         keys = [(k.kind, k.value) for k in mapped.keys]
         try:
             with transaction(self.engine) as s:
                 owner = first_owner(s, tenant_id, keys)
                 if owner is not None:
-                    return self._existing(s, tenant_id, owner, keys)
+                    return self._existing(s, tenant_id, owner, keys, me)
                 p = mapped.prospect
                 row = claim_new(s, tenant_id, keys, self.clock(), first_name=p.first_name, last_name=p.last_name,
                                 headline=p.headline, company=p.company, title=p.title, location=p.location,
-                                source=f"linkedin:{p.source}", profile_url=mapped.profile_url)
+                                source=f"linkedin:{p.source}", profile_url=mapped.profile_url, claimed_by=me)
                 return Claim(row.id or 0, None, pending=True, create_attempted=False, matched_by=None)
         except IntegrityError:
             with Session(self.engine) as s:
@@ -123,9 +129,14 @@ class SyncService:
                     raise  # not a key taken by someone else: a real error, shown as it is
             raise Contention("another worker is importing this person; retrying shortly") from None
 
-    def _existing(self, s: Session, tenant_id: str, owner: int, keys: list[tuple[str, str]]) -> Claim:
+    def _existing(self, s: Session, tenant_id: str, owner: int, keys: list[tuple[str, str]], me: str) -> Claim:
         row = s.get(Candidate, owner)
         assert row is not None
+        if row.sync_status == "pending" and row.claimed_by != me:
+            if row.claimed_by and is_running(s, row.claimed_by, self.clock()):
+                raise Contention("another work item is importing this person; waiting for it")
+            row.claimed_by = me  # its owner stopped: this item takes the sync over (reconciling if needed)
+            s.add(row)
         owners = {k for k in keys if first_owner(s, tenant_id, [k]) == owner}
         matched_by = next((kind for kind, value in keys if (kind, value) in owners), None)
         add_keys(s, tenant_id, owner, keys)
@@ -223,7 +234,7 @@ class SyncService:
         row = session.get(Candidate, claim.candidate_id)
         assert row is not None
         row.ats_candidate_id, row.ats_url = person.person_id, person.url or row.ats_url
-        row.sync_status, row.intent_at, row.updated_at = "synced", None, self.clock()
+        row.sync_status, row.intent_at, row.claimed_by, row.updated_at = "synced", None, None, self.clock()
         session.add(row)
         keys = [(IdentityKind.ATS.value, person.person_id), *person_keys(person, self._region())]
         conflicts = add_keys(session, tenant.id, claim.candidate_id, keys)

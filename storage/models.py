@@ -110,6 +110,7 @@ class Candidate(SQLModel, table=True):
     # pending: keys claimed and an ATS create may be under way (intent_at says since when); synced: linked
     sync_status: str = Field(default="synced", max_length=16)
     intent_at: datetime | None = ts(nullable=True)
+    claimed_by: str | None = Field(default=None, max_length=255)  # the work item syncing a pending candidate
     linkedin_pushed_at: datetime | None = ts(nullable=True)  # last written to LinkedIn (the In-ATS indicator)
     created_at: datetime = ts(default_now=True)
     updated_at: datetime = ts(default_now=True)

@@ -96,6 +96,14 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any], *, dedupe_key:
     return session.execute(stmt).scalar_one_or_none()
 
 
+def is_running(session: Session, dedupe_key: str, now: datetime) -> bool:
+    """Whether the item with this key is being worked on right now (claimed, lease not expired)."""
+    t = WORK.c
+    found = session.execute(select(t.id).where(
+        t.dedupe_key == dedupe_key, t.state == WorkState.RUNNING, t.locked_until > now)).first()
+    return found is not None
+
+
 class WorkQueue:
     """Claim, complete, fail and reclaim work items; `clock` and `rng` are injectable for tests."""
 

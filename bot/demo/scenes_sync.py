@@ -47,7 +47,8 @@ def record_sync_outcomes(demo: Demo) -> None:
 
     def run(session: Session, item: Claimed) -> None:
         prospect = Prospect.from_payload(item.payload["prospect"])
-        result = sync.sync(session, demo.rt.app_config().tenant(item.payload["tenant"]), prospect)
+        result = sync.sync(session, demo.rt.app_config().tenant(item.payload["tenant"]), prospect,
+                           owner=item.dedupe_key)
         demo.synced.append((item.payload["tenant"], prospect, result))
 
     demo.handler_overrides[SYNC] = run

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from bot.domain.prospect import Prospect
+from bot.domain.prospect import Mapped, Prospect, map_prospect
 from bot.sync import SYNC, SyncService
 from storage.models import Candidate, WorkState, utcnow
 from tests.bot.world import World, sync_states
@@ -106,3 +106,27 @@ def test_linkedin_faults_while_fetching_an_export_are_retried(world: World) -> N
     faults.error_rate = faults.rate_limited_rate = 0.0
     assert sync_states(world) == {"done": 1}
     assert [p.first_name for p in world.people("acme")].count("Ana") == 1
+
+
+def test_two_items_for_one_person_never_both_create(world: World) -> None:
+    """An export and a reply for the same person at once: the second waits while the first runs."""
+    before = len(world.people("acme"))
+    first = prospect(7)
+    second = prospect(7, source_id="other-source:7", emails=("person7@example.com",))
+    enqueue(world, "acme", [first])
+    (running,) = world.rt.queue.claim("worker-a")  # the first is mid-flight in another worker
+    mapped = map_prospect(first, known_jobs={"4401"}, jobs_for_project=lambda n: [], region="US")
+    assert isinstance(mapped, Mapped)
+    world.rt.sync_service()._claim("acme", mapped, running.dedupe_key)  # its claim, before any ATS call
+    enqueue(world, "acme", [second])
+    (waited,) = [o for o in world.drain() if o.item.kind == SYNC]
+    assert waited.state == WorkState.QUEUED and "waiting for it" in (waited.error or "")
+    assert len(world.people("acme")) == before, "nothing created while the owner runs"
+    assert world.rt.queue.complete(running) is True  # the owner finishes without having created (say it failed)
+    with Session(world.rt.engine) as s, s.begin():
+        row = s.exec(select(Candidate).where(Candidate.first_name == "Person7")).one()
+        assert row.claimed_by == running.dedupe_key
+    world.rt.queue.clock = lambda: utcnow() + timedelta(minutes=1)
+    outcomes = [o for o in world.drain() if o.item.kind == SYNC]
+    assert [o.state for o in outcomes] == [WorkState.DONE], "the waiting item took the sync over"
+    assert len([p for p in world.people("acme") if p.first_name == "Person7"]) == 1
