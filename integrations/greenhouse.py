@@ -7,118 +7,49 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
-from integrations.errors import AuthFailed, IntegrationError, RateLimited, Rejected, Unavailable
+from integrations.errors import AuthFailed, RateLimited, Unavailable
+from integrations.greenhouse_models import (
+    Application,
+    Candidate,
+    ContactValue,
+    CreatedCandidate,
+    Id,
+    Job,
+    JobStage,
+    Note,
+    User,
+    Visibility,
+    WireModel,
+)
+from integrations.greenhouse_responses import (
+    INTEGRATION,
+    RateLimit,
+    UnexpectedResponse,
+    json_body,
+    json_object,
+    parse_model,
+    raise_for_status,
+    rate_limit_from,
+    token_expiry,
+    vendor_message,
+)
 
-INTEGRATION = "greenhouse"
 REFRESH_EARLY_SECONDS = 60.0
-DEFAULT_TOKEN_TTL_SECONDS = 3600.0  # reference 1.2: fall back to one hour when no expiry is given
 PER_PAGE = 500  # the v3 maximum; sent on the first page only (reference 2.1)
 IDS_MAX = 50  # `ids` and each `*_ids` filter take at most 50 values (reference 2.1)
 
-Id = Annotated[int, Strict()]  # v3 ids are integers on the wire; a string id means another API version
-Visibility = Literal["public", "private", "admin_only"]  # write spelling; reads say `privately_visible` etc.
-
-
-class UnexpectedResponse(IntegrationError):
-    """Greenhouse answered in a shape this client does not understand; retrying will not change it."""
-
-    retryable = False
-
-
-class WireModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-class ContactValue(WireModel):
-    value: str
-    type: str | None = None  # social media entries carry `value` only
-
-
-class User(WireModel):
-    id: Id
-    name: str
-    primary_email: str | None = None
-    site_admin: bool = False
-    deactivated: bool = False
-
-
-class Job(WireModel):
-    id: Id
-    name: str
-    status: str
-    department_id: Id | None = None
-
-
-class JobStage(WireModel):
-    id: Id
-    job_id: Id
-    name: str
-    sort_order: int
-    active: bool = True
-
-
-class Candidate(WireModel):
-    id: Id
-    first_name: str
-    last_name: str
-    company: str | None = None
-    title: str | None = None
-    private: bool = False
-    email_addresses: list[ContactValue] = []
-    phone_numbers: list[ContactValue] = []
-    social_media_addresses: list[ContactValue] = []
-    website_addresses: list[ContactValue] = []
-    tags: list[str] = []
-    created_at: datetime
-    updated_at: datetime
-
-
-class Application(WireModel):
-    id: Id
-    candidate_id: Id
-    job_id: Id | None = None
-    job_interview_stage_id: Id | None = None  # the stage definition id that `move` takes
-    stage_name: str | None = None
-    status: str  # reads say in_process|rejected|hired|converted; the filter says `active`
-    prospect: bool = False
-    source_id: Id | None = None
-
-
-class Note(WireModel):
-    id: Id
-    candidate_id: Id
-    application_id: Id | None = None
-    user_id: Id | None = None
-    body: str
-    visibility: str
-    note_type: str = Field(alias="type")  # written as `note_type`, read back as `type`
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class CreatedCandidate:
-    candidate: Candidate
-    application: Application | None
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """The last `X-RateLimit-*` headers seen; `reset` is epoch seconds."""
-
-    limit: int | None = None
-    remaining: int | None = None
-    reset: float | None = None
-
-
 M = TypeVar("M", bound=WireModel)
+
+__all__ = [
+    "IDS_MAX", "INTEGRATION", "Application", "Candidate", "ContactValue", "CreatedCandidate", "GreenhouseClient",
+    "Id", "Job", "JobStage", "Note", "RateLimit", "UnexpectedResponse", "User", "Visibility", "WireModel",
+    "token_expiry", "verify_webhook_signature",
+]
 
 
 class GreenhouseClient:
@@ -186,10 +117,10 @@ class GreenhouseClient:
 
     def iter_candidates(self, filters: Mapping[str, Any] | None = None) -> Iterator[Candidate]:
         """Candidates page by page, e.g. `{"updated_at": "gte|2026-08-01T00:00:00Z"}` (reference 2.1)."""
-        return (_parse(Candidate, row) for row in self._rows("/v3/candidates", filters or {}))
+        return (parse_model(Candidate, row) for row in self._rows("/v3/candidates", filters or {}))
 
     def iter_applications(self, filters: Mapping[str, Any] | None = None) -> Iterator[Application]:
-        return (_parse(Application, row) for row in self._rows("/v3/applications", filters or {}))
+        return (parse_model(Application, row) for row in self._rows("/v3/applications", filters or {}))
 
     def list_notes(self, candidate_id: int) -> list[Note]:
         # reference 1.3 lists a `notes:list` scope; `GET /v3/notes?candidate_ids=` follows the v3 list
@@ -217,14 +148,14 @@ class GreenhouseClient:
                 "phone_numbers": [{"value": p, "type": "mobile"} for p in phones],
                 "social_media_addresses": [{"value": u} for u in social_urls], "tags": list(tags),
                 "application": application}
-        data = _object(self._call("POST", f"{self._api}/v3/candidates", json=body, sub=as_user))
+        data = json_object(self._call("POST", f"{self._api}/v3/candidates", json=body, sub=as_user))
         return self._created(data, job_id)
 
     def _created(self, data: dict[str, Any], job_id: int) -> CreatedCandidate:
         # reference 3.2: the response is unconfirmed, `{candidate, application}` or a flat candidate; both parse
-        candidate = _parse(Candidate, data["candidate"] if isinstance(data.get("candidate"), dict) else data)
+        candidate = parse_model(Candidate, data["candidate"] if isinstance(data.get("candidate"), dict) else data)
         if isinstance(data.get("application"), dict):
-            return CreatedCandidate(candidate, _parse(Application, data["application"]))
+            return CreatedCandidate(candidate, parse_model(Application, data["application"]))
         found = [a for a in self.list_applications(candidate.id) if a.job_id == job_id]  # a read: safe to add
         return CreatedCandidate(candidate, found[0] if found else None)
 
@@ -232,7 +163,7 @@ class GreenhouseClient:
                          as_user: int | None = None) -> Candidate:
         """PATCH the keys given; a list field replaces the whole list (reference 3.2), so send it complete."""
         response = self._call("PATCH", f"{self._api}/v3/candidates/{candidate_id}", json=dict(fields), sub=as_user)
-        return _parse(Candidate, _object(response))
+        return parse_model(Candidate, json_object(response))
 
     def create_application(self, candidate_id: int, job_id: int, *, initial_stage_id: int | None = None,
                            source_id: int | None = None, as_user: int | None = None) -> Application:
@@ -241,7 +172,7 @@ class GreenhouseClient:
                   ("source_id", source_id))
         body = {k: v for k, v in fields if v is not None}
         response = self._call("POST", f"{self._api}/v3/applications", json=body, sub=as_user)
-        return _parse(Application, _object(response))
+        return parse_model(Application, json_object(response))
 
     def add_note(self, candidate_id: int, body: str, *, application_id: int | None = None,
                  visibility: Visibility = "private", as_user: int | None = None) -> Note:
@@ -250,7 +181,8 @@ class GreenhouseClient:
                                    "note_type": "NOTE"}
         if application_id is not None:
             payload["application_id"] = application_id
-        return _parse(Note, _object(self._call("POST", f"{self._api}/v3/notes", json=payload, sub=as_user)))
+        response = self._call("POST", f"{self._api}/v3/notes", json=payload, sub=as_user)
+        return parse_model(Note, json_object(response))
 
     def move_application(self, application_id: int, from_stage_id: int, to_stage_id: int, *,
                          as_user: int | None = None) -> None:
@@ -280,10 +212,10 @@ class GreenhouseClient:
         response = self._send("POST", self._token_url, auth=self._credentials, data=form)
         if response.status_code in (400, 401, 403):
             # the vendor may echo the client id back (reference 2.3): keep it out of messages and logs
-            message = _vendor_message(response).replace(self._credentials[0], "<client_id>")
+            message = vendor_message(response).replace(self._credentials[0], "<client_id>")
             raise AuthFailed(f"token refused: {message}", integration=INTEGRATION, status=response.status_code)
-        _raise_for(response)
-        data = _object(response)
+        raise_for_status(response)
+        data = json_object(response)
         if not isinstance(data.get("access_token"), str):
             raise UnexpectedResponse("token response has no access_token", integration=INTEGRATION)
         return data["access_token"], token_expiry(data, self._clock())
@@ -297,10 +229,10 @@ class GreenhouseClient:
             response = self._send(method, url, params=params, json=json,
                                   headers={"Authorization": f"Bearer {token}"})
             if response.status_code != 401:
-                _raise_for(response)
+                raise_for_status(response)
                 return response
             self._drop_token(sub, token)
-        raise AuthFailed(f"401 after a token refresh: {_vendor_message(response)}", integration=INTEGRATION,
+        raise AuthFailed(f"401 after a token refresh: {vendor_message(response)}", integration=INTEGRATION,
                          status=401)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -315,7 +247,7 @@ class GreenhouseClient:
             raise Unavailable(f"{method} {urlsplit(url).path} failed: {type(exc).__name__}",
                               integration=INTEGRATION) from exc
         if "X-RateLimit-Limit" in response.headers:
-            self.rate_limit = _rate_limit(response.headers)
+            self.rate_limit = rate_limit_from(response.headers)
         return response
 
     def _respect_window(self) -> None:
@@ -335,7 +267,7 @@ class GreenhouseClient:
         self.rate_limit = RateLimit(limit.limit, None, None)
 
     def _list(self, path: str, model: type[M], filters: Mapping[str, Any] | None = None) -> list[M]:
-        return [_parse(model, row) for row in self._rows(path, filters or {})]
+        return [parse_model(model, row) for row in self._rows(path, filters or {})]
 
     def _rows(self, path: str, filters: Mapping[str, Any]) -> Iterator[Any]:
         """Every row: filters and per_page on the first request, then `rel="next"` verbatim."""
@@ -344,7 +276,7 @@ class GreenhouseClient:
         seen: set[str] = set()
         while url is not None:
             response = self._call("GET", url, params=params)
-            rows = _json(response)
+            rows = json_body(response)
             if not isinstance(rows, list):
                 raise UnexpectedResponse(f"GET {path} did not return a JSON array", integration=INTEGRATION)
             yield from rows
@@ -360,23 +292,6 @@ class GreenhouseClient:
         return url
 
 
-def token_expiry(data: Mapping[str, Any], now: float) -> float:
-    """Epoch seconds a token expires: `expires_in`, or `expires_at`/`expires` (ISO or epoch), else one hour."""
-    if isinstance(data.get("expires_in"), int | float):
-        return now + float(data["expires_in"])
-    for key in ("expires_at", "expires"):
-        value = data.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value) if value > 1e9 else now + float(value)  # an epoch, else seconds from now
-        if isinstance(value, str):
-            try:
-                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                continue
-            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    return now + DEFAULT_TOKEN_TTL_SECONDS
-
-
 def verify_webhook_signature(secret: str, raw_body: bytes, header: str | None) -> bool:
     """Whether `Signature: sha256 <hex>` is the HMAC-SHA256 of the exact raw body (constant-time)."""
     algorithm, _, given = (header or "").strip().partition(" ")
@@ -386,73 +301,9 @@ def verify_webhook_signature(secret: str, raw_body: bytes, header: str | None) -
     return hmac.compare_digest(expected.encode(), given.strip().lower().encode())
 
 
-def _raise_for(response: httpx.Response) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    message = f"HTTP {status}: {_vendor_message(response)}"
-    if status == 429:
-        retry_after = _number(response.headers.get("Retry-After"))
-        raise RateLimited(message, integration=INTEGRATION, retry_after=retry_after)
-    if status >= 500:
-        raise Unavailable(message, integration=INTEGRATION, status=status)
-    if status == 403:  # a missing scope or a `sub` without permission, not bad credentials (reference 1.3)
-        message += " (missing scope or the acting user lacks permission)"
-    raise Rejected(message, integration=INTEGRATION, status=status)
-
-
-def _vendor_message(response: httpx.Response) -> str:
-    """`message` (or OAuth `error`) and the flattened `errors` of the vendor envelope."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.reason_phrase
-    if not isinstance(body, dict):
-        return response.reason_phrase
-    parts = [str(body.get("message") or body.get("error") or response.reason_phrase)]
-    for error in body.get("errors") or []:
-        parts.append(", ".join(f"{k}: {v}" for k, v in error.items()) if isinstance(error, dict) else str(error))
-    return "; ".join(parts)
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise UnexpectedResponse(f"HTTP {response.status_code} body is not JSON", integration=INTEGRATION) from exc
-
-
-def _object(response: httpx.Response) -> dict[str, Any]:
-    data = _json(response)
-    if not isinstance(data, dict):
-        raise UnexpectedResponse("expected a JSON object", integration=INTEGRATION)
-    return data
-
-
-def _parse(model: type[M], data: Any) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise UnexpectedResponse(f"{model.__name__} did not validate: {exc.error_count()} error(s)",
-                                 integration=INTEGRATION) from exc
-
-
-def _number(text: str | None) -> float | None:
-    try:
-        return float(text) if text is not None else None
-    except ValueError:
-        return None
-
-
 def _batches(ids: Sequence[int]) -> Iterator[Sequence[int]]:
     return (ids[i:i + IDS_MAX] for i in range(0, len(ids), IDS_MAX))
 
 
 def _csv(ids: Sequence[int]) -> str:
     return ",".join(str(i) for i in ids)
-
-
-def _rate_limit(headers: httpx.Headers) -> RateLimit:
-    limit, remaining = _number(headers.get("X-RateLimit-Limit")), _number(headers.get("X-RateLimit-Remaining"))
-    return RateLimit(None if limit is None else int(limit), None if remaining is None else int(remaining),
-                     _number(headers.get("X-RateLimit-Reset")))

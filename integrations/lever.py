@@ -11,163 +11,37 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ValidationError
 
 from integrations.errors import AuthFailed, RateLimited, Rejected, Unavailable
+from integrations.lever_models import (
+    CreatedNote,
+    CreatedOpportunity,
+    LeverApplication,
+    LeverArchived,
+    LeverContact,
+    LeverLocation,
+    LeverModel,
+    LeverNote,
+    LeverNoteField,
+    LeverOpportunity,
+    LeverPage,
+    LeverPhone,
+    LeverPosting,
+    LeverStage,
+    LeverStageChange,
+    LeverUser,
+)
 
 INTEGRATION = "lever"
 Query = Mapping[str, str | int | Sequence[str]]
-
-
-class LeverModel(BaseModel):
-    """Lever's camelCase wire fields, read as snake_case; unknown fields are ignored."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
-
-
-class LeverUser(LeverModel):
-    id: str
-    name: str = ""
-    email: str | None = None
-
-
-class LeverStage(LeverModel):
-    id: str
-    text: str
-
-
-class LeverPosting(LeverModel):
-    id: str
-    text: str
-    state: str | None = None
-
-
-class LeverPhone(LeverModel):
-    type: str | None = None
-    value: str
-
-
-class LeverArchived(LeverModel):
-    archived_at: int | None = None
-    reason: str | None = None
-
-
-class LeverApplication(LeverModel):
-    """An opportunity's application (at most one): a bare id, or the object `expand=applications` gives."""
-
-    id: str
-    posting: str | None = None  # the posting (job) id
-    type: str | None = None  # posting | user | referral
-    created_at: int | None = None
-
-
-class LeverStageChange(LeverModel):
-    to_stage_id: str
-    to_stage_index: int | None = None
-    user_id: str | None = None
-    updated_at: int | None = None
-
-
-class LeverOpportunity(LeverModel):
-    """One candidacy; `contact` is the person across opportunities (Lever: use it as the person id)."""
-
-    id: str
-    contact: str
-    name: str = ""
-    headline: str | None = None
-    emails: list[str] = []
-    phones: list[LeverPhone] = []
-    links: list[str] = []
-    stage: str | None = None
-    stage_changes: list[LeverStageChange] = []
-    archived: LeverArchived | None = None
-    owner: str | None = None
-    origin: str | None = None
-    sources: list[str] = []
-    tags: list[str] = []
-    applications: list[LeverApplication] = []
-    location: str | None = None
-    urls: dict[str, str] = {}  # `show` is the profile page of this opportunity
-    created_at: int | None = None
-    updated_at: int | None = None
-
-    @field_validator("applications", mode="before")
-    @classmethod
-    def _application_ids(cls, value: Any) -> Any:
-        # ids unless `expand=applications` was asked for (reference 3.1)
-        return [{"id": v} if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
-
-    @property
-    def posting_id(self) -> str | None:
-        return next((a.posting for a in self.applications if a.posting), None)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _top_level_archive(cls, value: Any) -> Any:
-        # The docs' sample also shows top-level archivedAt/archiveReason (reference 3.2): parse both.
-        if isinstance(value, dict) and value.get("archived") is None and value.get("archiveReason"):
-            return {**value, "archived": {"archivedAt": value.get("archivedAt"), "reason": value["archiveReason"]}}
-        return value
-
-
-class CreatedOpportunity(LeverModel):
-    """The create response: the opportunity, and whether Lever put it under an existing contact."""
-
-    opportunity: LeverOpportunity = Field(alias="data")
-    deduped: bool = False
-
-    @property
-    def contact_id(self) -> str:
-        return self.opportunity.contact
-
-
-class LeverNoteField(LeverModel):
-    type: str | None = None
-    text: str | None = None
-    value: Any = None
-
-
-class LeverNote(LeverModel):
-    """A note (reference 3.3): the text is the `value` of its `note` field; `text` is the fallback."""
-
-    id: str
-    text: str | None = None
-    fields: list[LeverNoteField] = []
-    created_at: int | None = None
-
-    @property
-    def body(self) -> str:
-        values = [f.value for f in self.fields if f.type == "note" and isinstance(f.value, str)]
-        return values[0] if values else self.text or ""
-
-
-class LeverLocation(LeverModel):
-    name: str | None = None
-
-
-class LeverContact(LeverModel):
-    """The person behind opportunities, as `GET /contacts/:contact` returns it (see `get_contact`)."""
-
-    id: str
-    name: str = ""
-    headline: str | None = None
-    location: LeverLocation | None = None
-    emails: list[str] = []
-    phones: list[LeverPhone] = []
-
-
-class _Page(LeverModel):
-    data: list[dict[str, Any]]
-    has_next: bool = False
-    next: str | None = None
-
-
-class _NoteCreated(LeverModel):
-    note_id: str
-
-
 M = TypeVar("M", bound=BaseModel)
+
+__all__ = [
+    "INTEGRATION", "CreatedOpportunity", "LeverApplication", "LeverArchived", "LeverClient", "LeverContact",
+    "LeverLocation", "LeverModel", "LeverNote", "LeverNoteField", "LeverOpportunity", "LeverPhone", "LeverPosting",
+    "LeverStage", "LeverStageChange", "LeverUser", "Query", "Throttle", "verify_webhook_signature",
+]
 
 
 class Throttle:
@@ -273,7 +147,7 @@ class LeverClient:
         """Add a note as the `perform_as` user; returns Lever's note id."""
         body = self._request("POST", f"/opportunities/{opportunity_id}/notes",
                              params={"perform_as": self.perform_as}, json={"value": text})
-        return _validate(_NoteCreated, _data(body)).note_id
+        return _validate(CreatedNote, _data(body)).note_id
 
     def list_notes(self, opportunity_id: str) -> list[LeverNote]:
         return [_validate(LeverNote, item) for item in self._paginate(f"/opportunities/{opportunity_id}/notes")]
@@ -305,7 +179,7 @@ class LeverClient:
     def _paginate(self, path: str, filters: Query | None = None) -> Iterator[dict[str, Any]]:
         params: dict[str, Any] = {**(filters or {}), "limit": self._page_size}
         while True:
-            page = _validate(_Page, self._request("GET", path, params=params))
+            page = _validate(LeverPage, self._request("GET", path, params=params))
             yield from page.data
             if not page.has_next or not page.next:
                 return
@@ -391,4 +265,3 @@ def verify_webhook_signature(signature_token: str, body: Mapping[str, Any]) -> b
         return False
     expected = hmac.new(signature_token.encode(), f"{token}{triggered_at}".encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected.encode(), signature.encode())
-

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,58 +22,13 @@ from starlette.routing import Route
 from integrations.sandbox import greenhouse_webhooks as hooks
 from integrations.sandbox import world
 from integrations.sandbox.base import Clock, FixedWindow, SimulatorState, TokenIssuer, control_routes, recorded
+from integrations.sandbox.greenhouse_lists import list_page
 from integrations.sandbox.greenhouse_records import Account, Invalid, Json, NotFound, iso
 
 TOKEN_TTL_SECONDS = 3600.0  # reference 1.2: one hour ([V] for partners only)
 WINDOW_SECONDS = 30.0  # reference 2.2: v3 uses a fixed 30-second window (third-party)
 DEFAULT_RATE_LIMIT = 50  # reference 2.2/5: Airbyte budgets 50 per 30 s; the real value is read from headers
 UNAUTHORIZED = ["Token could not be decoded. Please ensure your token is from a trusted source."]
-PER_PAGE_DEFAULT, PER_PAGE_MAX = 100, 500
-
-
-# --- lists: cursor pagination ----------------------------------------------------------------------------
-
-def _per_page(text: str | None) -> int:
-    try:
-        value = PER_PAGE_DEFAULT if text is None else int(text)
-    except ValueError:
-        raise Invalid({"per_page": f"`{text}` is not an integer"}) from None
-    if value > PER_PAGE_MAX:
-        raise Invalid({"per_page": f"`{value}` number is greater than: {PER_PAGE_MAX}"})
-    if value < 1:
-        raise Invalid({"per_page": f"`{value}` number is less than: 1"})
-    return value
-
-
-def _encode_cursor(filters: dict[str, str], after: int, per_page: int) -> str:
-    raw = json.dumps({"f": filters, "a": after, "n": per_page}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(text: str) -> tuple[dict[str, str], int, int]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        return {str(k): str(v) for k, v in data["f"].items()}, int(data["a"]), int(data["n"])
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-        raise Invalid("The cursor is not valid") from None
-
-
-def list_page(request: Request, account: Account, resource: str) -> Response:
-    """One page of a list: a bare JSON array, `Link: <…?cursor=…>; rel="next"` unless it is the last."""
-    query = request.query_params.multi_items()
-    if any(key == "cursor" for key, _ in query):
-        if len(query) > 1:
-            raise Invalid("When passing a cursor, do not include other query params.")
-        filters, after, per_page = _decode_cursor(request.query_params["cursor"])
-    else:
-        filters, after = dict(query), 0
-        per_page = _per_page(filters.pop("per_page", None))
-    rows = [r for r in account.query(resource, filters) if r["id"] > after]
-    headers = {}
-    if len(rows) > per_page:  # keyset cursor: records created or merged away meanwhile shift nothing
-        cursor = _encode_cursor(filters, rows[per_page - 1]["id"], per_page)
-        headers["Link"] = f'<{request.url.replace(query=urlencode({"cursor": cursor}))}>; rel="next"'
-    return JSONResponse(rows[:per_page], headers=headers)
 
 
 # --- the simulator ---------------------------------------------------------------------------------------

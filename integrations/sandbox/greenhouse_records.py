@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import operator
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,17 +11,13 @@ from integrations.sandbox import world
 from integrations.sandbox.base import Clock, FixedWindow
 
 Json = dict[str, Any]
-Predicate = Callable[[Json], bool]
 
-IDS_MAX = 50  # `ids` and each `*_ids` filter take at most 50 values (reference 2.1)
 LIST_FIELDS = ("email_addresses", "phone_numbers", "addresses", "website_addresses", "social_media_addresses",
                "tags")  # a PATCH replaces these whole (reference 3.2)
-STATUS_FILTER = {"active": "in_process", "rejected": "rejected", "hired": "hired", "converted": "converted"}
 VISIBILITY = {"public": "publicly_visible", "private": "privately_visible", "admin_only": "admin_only_visible"}
 EMAIL_NOTE_FIELDS = ("subject", "email_from", "email_to", "email_cc")
 FIRST_IDS = {"candidate": 53_000_001, "application": 69_000_001, "application_stage": 99_000_001,
              "note": 88_000_001}
-DATE_OPS = {"gte": operator.ge, "gt": operator.gt, "lte": operator.le, "lt": operator.lt}
 
 
 class Invalid(Exception):
@@ -43,10 +37,6 @@ def iso(epoch: float, *, millis: bool = True) -> str:
     moment = datetime.fromtimestamp(epoch, UTC)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}.{moment.microsecond // 1000:03d}Z" if millis else f"{text}Z"
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @dataclass
@@ -264,12 +254,6 @@ class Account:
         return {"users": self.users, "jobs": self.jobs, "job_interview_stages": self.stages,
                 "candidates": self.candidates, "applications": self.applications, "notes": self.notes}
 
-    def query(self, resource: str, filters: dict[str, str]) -> list[Json]:
-        """The records of a list endpoint that pass its filters, by id; bad filters raise Invalid."""
-        tests = LIST_FILTERS[resource](filters)
-        rows = (r for r in self.tables()[resource].values() if all(test(r) for test in tests))
-        return sorted(rows, key=lambda r: int(r["id"]))
-
     def snapshot(self) -> Json:
         tables = self.tables()
         return {"counts": {name: len(rows) for name, rows in tables.items()},
@@ -347,70 +331,3 @@ def _check_note(body: Json) -> None:
                for k in wrong]
     if errors:
         raise Invalid(*errors)
-
-
-# --- list filters ----------------------------------------------------------------
-
-def _any(row: Json) -> bool:
-    return True
-
-
-def _ids(filters: dict[str, str], param: str, column: str) -> Predicate:
-    if param not in filters:
-        return _any
-    try:
-        wanted = {int(v) for v in filters[param].split(",") if v.strip()}
-    except ValueError:
-        raise Invalid({param: "must be a comma-separated list of integer ids"}) from None
-    if len(wanted) > IDS_MAX:
-        raise Invalid({param: f"takes at most {IDS_MAX} ids"})
-    return lambda row: row.get(column) in wanted
-
-
-def _email(filters: dict[str, str], param: str) -> Predicate:
-    wanted = filters.get(param, "").strip().lower()
-    if not wanted:
-        return _any
-    # candidates carry `email_addresses`, users `primary_email` and `emails`; exact, case-insensitive
-    return lambda row: wanted in {e.lower() for e in [*(a["value"] for a in row.get("email_addresses", [])),
-                                                      *row.get("emails", [])]}
-
-
-def _dates(filters: dict[str, str]) -> list[Predicate]:
-    if "created_at" in filters and "updated_at" in filters:  # reference 2.1 (third-party): not both at once
-        raise Invalid("Do not combine created_at and updated_at in one request")
-    return [_date(filters[name], name) for name in ("created_at", "updated_at") if name in filters]
-
-
-def _date(value: str, column: str) -> Predicate:
-    # `gte|2026-08-01T00:00:00Z`; two-sided `gte|…|lte|…` is accepted too (reference 2.1: Airbyte sends it,
-    # unconfirmed whether the vendor accepts it)
-    parts = value.split("|")
-    try:
-        bounds = [(DATE_OPS[op], _parse_time(text)) for op, text in zip(parts[::2], parts[1::2], strict=True)]
-    except (KeyError, ValueError):
-        raise Invalid({column: "must look like gte|2026-08-01T00:00:00Z (gte, gt, lte, lt)"}) from None
-    return lambda row: all(op(_parse_time(row[column]), when) for op, when in bounds)
-
-
-def _status(filters: dict[str, str]) -> Predicate:
-    if "status" not in filters:
-        return _any
-    stored = STATUS_FILTER.get(filters["status"])  # filter words differ from response words (reference 3.3)
-    if stored is None:
-        raise Invalid({"status": f"`{filters['status']}` is not one of: active, rejected, hired, converted"})
-    return lambda row: row["status"] == stored
-
-
-LIST_FILTERS: dict[str, Callable[[dict[str, str]], list[Predicate]]] = {
-    "candidates": lambda f: [_ids(f, "ids", "id"), _email(f, "email"), *_dates(f)],
-    # created_at/updated_at are in V3's standard filter set for list endpoints (reference 2.1)
-    "applications": lambda f: [_ids(f, "ids", "id"), _ids(f, "candidate_ids", "candidate_id"),
-                               _ids(f, "job_ids", "job_id"), _status(f), *_dates(f)],
-    "notes": lambda f: [_ids(f, "ids", "id"), _ids(f, "candidate_ids", "candidate_id")],
-    "jobs": lambda f: [_ids(f, "ids", "id"), (lambda r: r["status"] == f["status"]) if "status" in f else _any],
-    "job_interview_stages": lambda f: [_ids(f, "ids", "id"), _ids(f, "job_ids", "job_id")],
-    "users": lambda f: [_ids(f, "ids", "id"), _email(f, "primary_email")],
-}
-
-
