@@ -101,6 +101,8 @@ class SyncService:
         ats = self.ats_for(tenant.id)
         person, how = self._find_or_create(ats, tenant, claim, mapped)
         applications, added = self._ensure_applications(ats, tenant, person, mapped)
+        if how == "created":  # the first application came with the person: its stage history starts now too
+            added = [a.application_id for a in applications]
         self._ensure_keys_in_ats(ats, person, mapped)
         self._record(session, tenant, claim, person, applications, added, mapped)
         return Outcome(claim.candidate_id, person.person_id, how, claim.matched_by, added)

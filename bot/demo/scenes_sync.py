@@ -104,7 +104,8 @@ def show_sync(demo: Demo) -> None:
                 how = f"matched by {KEY_NAMES.get(result.matched_by, result.matched_by)}: no duplicate"
             job = prospect.job_id or "-"
             table.add_row(tenant, name, how, result.person_id[:12],
-                          f"{job} (application added)" if result.applications_added else job)
+                          f"{job} (application added)" if result.how != "created" and result.applications_added
+                          else job)
     demo.console.print(table)
     with Session(demo.rt.engine) as session:
         for item in open_attention(session):
