@@ -47,7 +47,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     socket_mode: Annotated[bool, typer.Option("--socket-mode", help="Connect to Slack over Socket Mode.")] = False,
 ) -> None:
-    """Run the web server: /healthz now; Slack and webhook routes arrive with their capabilities."""
+    """Run the web server: /healthz, Slack on /slack/events, LinkedIn pushes on /webhooks/linkedin/{tenant}."""
     if socket_mode:
         not_landed("serve --socket-mode", "the Slack surface (/candidate, Socket Mode)")
     import uvicorn
@@ -58,7 +58,16 @@ def serve(
     rt = runtime()
     if current_revision(rt.engine) != head_revision():
         err.print("[yellow]warning[/yellow] the database schema is not current: run `hirebridge db upgrade`")
-    uvicorn.run(create_web_app(rt.engine), host=host, port=port, log_level=rt.settings.log_level.lower())
+    exports, slack = None, None
+    if rt.settings.config_path.exists():
+        loaded(rt)
+        exports, slack = rt.exports(), rt.slack_app()
+    else:
+        err.print(f"[yellow]warning[/yellow] no config at {rt.settings.config_path}: only /healthz is served")
+    if slack is None:
+        err.print("[yellow]warning[/yellow] SLACK_SIGNING_SECRET is not set: /slack/events answers 503")
+    web = create_web_app(rt.engine, exports=exports, slack=slack)
+    uvicorn.run(web, host=host, port=port, log_level=rt.settings.log_level.lower())
 
 
 @app.command()

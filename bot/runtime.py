@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
+from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import Engine
@@ -104,6 +105,18 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def slack_app(self) -> App | None:
+        """The Bolt app answering on /slack/events, or None without a signing secret."""
+        secret = self.settings.slack_signing_secret
+        if secret is None:
+            return None
+        from bot.slack.answers import answers_for
+        from bot.slack.app import build_slack_app
+        from bot.slack.commands import CandidateCommand
+
+        candidate = CandidateCommand(self.engine, self.app_config, answers_for(self))
+        return build_slack_app(signing_secret=secret.get_secret_value(), client=self.slack(), candidate=candidate)
 
     def close(self) -> None:
         if self._http is not None:

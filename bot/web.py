@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from slack_bolt import App, BoltRequest
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +16,7 @@ from storage.db import ping
 MAX_WEBHOOK_BYTES = 1_000_000
 
 
-def create_web_app(engine: Engine, *, exports: Exports | None = None) -> Starlette:
+def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App | None = None) -> Starlette:
     """Build the ASGI app; everything it needs is passed in by the composition root."""
 
     async def healthz(request: Request) -> Response:
@@ -45,7 +46,22 @@ def create_web_app(engine: Engine, *, exports: Exports | None = None) -> Starlet
         status, answer = exports.challenge(request.path_params["tenant"], code)
         return JSONResponse(answer, status_code=status)
 
-    routes = [Route("/healthz", healthz, methods=["GET"])]
+    async def slack_events(request: Request) -> Response:
+        """Commands, interactivity and events: Bolt verifies the signature on the raw body, off the loop."""
+        if slack is None:
+            return JSONResponse({"error": "Slack is not configured (SLACK_SIGNING_SECRET)"}, status_code=503)
+        body = await request.body()
+        if len(body) > MAX_WEBHOOK_BYTES:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        bolt_request = BoltRequest(body=body.decode("utf-8", "replace"), headers=dict(request.headers))
+        answer = await run_in_threadpool(slack.dispatch, bolt_request)
+        headers = {k: v[0] for k, v in answer.headers.items() if v and k.lower() != "content-length"}
+        return Response(answer.body, status_code=answer.status, headers=headers)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/slack/events", slack_events, methods=["POST"]),
+    ]
     if exports is not None:
         routes += [
             Route("/webhooks/linkedin/{tenant}", linkedin_push, methods=["POST"]),

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.domain.commands import SUBCOMMANDS
+
+if TYPE_CHECKING:  # the builders stay free of database imports at run time
+    from bot.lookup import ApplicationView, Lookup, PersonView
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -58,3 +63,170 @@ def health_report(tenant_name: str, rows: Sequence[HealthRow]) -> Message:
     title = f"HireBridge connection check for {tenant_name}: " + ("all connected" if healthy else "problems")
     lines = [health_line(r) for r in rows] or ["no integration has been checked yet"]
     return message(title, [section(f"*{title}*"), section("\n".join(lines))])
+
+
+# --- /candidate ---------------------------------------------------------------------------------------------
+
+COMMANDS = tuple((syntax, what) for _, syntax, what in SUBCOMMANDS.values())
+MOVED = {"ats": "in the ATS", "linkedin": "from LinkedIn", "slack": "from Slack"}
+MAX_NAME = 200
+
+
+def esc(text: str) -> str:
+    """Escape the three characters Slack mrkdwn reserves, so names and queries show as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(url: str, label: str) -> str:
+    return f"<{esc(url).replace('|', '%7C')}|{esc(label).replace('|', '/')}>"
+
+
+def usage(problem: str | None = None) -> Message:
+    """How to use `/candidate`, after the problem with what was typed (if any)."""
+    lines = [f"`/candidate {esc(syntax)}`" for syntax, _ in COMMANDS]
+    head = [section(f":warning: {esc(problem)}")] if problem else []
+    return message(esc(problem or "Usage: /candidate"), [*head, section("*Usage*\n" + "\n".join(lines))])
+
+
+def help_text() -> Message:
+    """Every `/candidate` subcommand with what it answers."""
+    lines = [f"`/candidate {esc(syntax)}` — {esc(what)}" for syntax, what in COMMANDS]
+    return message("HireBridge /candidate help", [
+        section("*HireBridge* bridges LinkedIn Recruiter and your ATS. `/candidate` subcommands:"),
+        section("\n".join(lines)),
+        context("Answers with personal data are visible only to you."),
+    ])
+
+
+def check_answer(lookup: Lookup) -> Message:
+    """The answer to `/candidate check`: not found, one person in detail, or the matches of a name."""
+    if lookup.problem:
+        problem = esc(lookup.problem)
+        hint = context(f"Usage: `/candidate {esc(COMMANDS[0][0])}`")
+        return message(problem, [section(f":warning: {problem}"), hint])
+    if not lookup.people:
+        return _not_found(lookup)
+    if lookup.kind == "name" and len(lookup.people) > 1:
+        return _several(lookup)
+    blocks: list[dict[str, Any]] = []
+    for person in lookup.people:
+        blocks += [*([{"type": "divider"}] if blocks else []), *_person_blocks(person, lookup.as_of)]
+    if len(lookup.people) > 1:  # one key, several records: the same person in several tenants, or duplicates
+        blocks.insert(0, section(f"*{len(lookup.people)} records* match {_searched(lookup)}."))
+    return message(_indicator(lookup.people[0], lookup.as_of), [*blocks, *_more(lookup)])
+
+
+def _not_found(lookup: Lookup) -> Message:
+    where = ", ".join(esc(name) for name in lookup.tenants)
+    hint = f"Export them with `/candidate export {esc(lookup.term)}`." if lookup.kind == "url" else \
+        "Try their LinkedIn profile URL or email: names are spelled many ways."
+    text = f":mag: *Not in the ATS* — nobody with {_searched(lookup)} in {where}."
+    return message(f"Not in the ATS: {lookup.query.strip()}", [section(text), context(hint)])
+
+
+def _several(lookup: Lookup) -> Message:
+    head = section(f":busts_in_silhouette: *{len(lookup.people)} people match {_searched(lookup)}* — "
+                   "narrow it down with their LinkedIn URL or email.")
+    rows = [section(f"{_who(p)}\n{_indicator(p, lookup.as_of)}") for p in lookup.people]
+    return message(f"{len(lookup.people)} people match {lookup.query.strip()}", [head, *rows, *_more(lookup)])
+
+
+def _more(lookup: Lookup) -> list[dict[str, Any]]:
+    if not lookup.truncated:
+        return []
+    return [context(f"More match than the {len(lookup.people)} shown {TRUNCATED}: narrow the search.")]
+
+
+def _searched(lookup: Lookup) -> str:
+    if lookup.kind == "url":
+        return f"LinkedIn profile `{esc(lookup.term)}`"
+    if lookup.kind == "email":
+        return f"email `{esc(lookup.term)}`"
+    return f"name “{esc(truncate(' '.join(lookup.query.split()), MAX_NAME))}”"
+
+
+def _person_blocks(p: PersonView, now: datetime) -> list[dict[str, Any]]:
+    current = [_application(a, now) for a in p.current[1:]]
+    head = [f"{_indicator(p, now, rich=True)}", *(f"Also: {line}" for line in current)]
+    blocks = [section(_bounded(head)), section(_bounded([_who(p), *_facts(p, now)]))]
+    if p.earlier:
+        earlier = [f"• {_ended(a)}" for a in p.earlier]
+        blocks.append(section(_bounded(["*Earlier applications*", *earlier])))
+    return blocks
+
+
+def _indicator(p: PersonView, now: datetime, rich: bool = False) -> str:
+    """The In-ATS indicator: "Already in Greenhouse (Acme): Senior Backend Engineer — Phone Screen since …"."""
+    where = f"{LABELS.get(p.ats, p.ats)} ({esc(p.tenant_name)})"
+    if p.pending:
+        line = f"Being added to {where} — the ATS record is not linked yet"
+        return f":hourglass_flowing_sand: *{line}*" if rich else line
+    if p.is_rediscovered:
+        line = f"Rediscovered candidate — in {where}, earlier applications only"
+        return f":recycle: *{line}*" if rich else line
+    first = f": {_application(p.current[0], now)}" if p.current else " — no open application"
+    return f":large_green_circle: *Already in {where}*{first}" if rich else f"Already in {where}{first}"
+
+
+def _who(p: PersonView) -> str:
+    role = " at ".join(esc(part) for part in (p.title, p.company) if part)
+    links = [link(url, label) for url, label in ((p.ats_url, f"Open in {LABELS.get(p.ats, p.ats)}"),
+                                                  (p.linkedin_url, "LinkedIn profile")) if url]
+    return " · ".join([f"*{esc(truncate(p.name, MAX_NAME))}*", *([role] if role else []), *links])
+
+
+def _facts(p: PersonView, now: datetime) -> list[str]:
+    facts = [f"Owner: {esc(p.owner) if p.owner else 'none set'}",
+             f"Last activity: {_ago(p.last_activity_at, now)}"]
+    if p.last_inmail:
+        mail = p.last_inmail
+        facts.append(f"Last InMail: {mail.at:%Y-%m-%d} — {esc(truncate(mail.first_line, 200))}")
+    if p.last_stage_change:
+        change = p.last_stage_change
+        by = [f"by {esc(change.actor)}"] if change.actor else []
+        how = ", ".join([MOVED.get(change.source, esc(change.source)), *by])
+        facts.append(f"Last stage change: to {esc(change.to_stage)} ({how}), {_ago(change.at, now)}")
+    if p.attention:
+        facts.append(f":warning: Needs attention: {esc(truncate(p.attention, 500))}")
+    return facts
+
+
+def _application(a: ApplicationView, now: datetime) -> str:
+    stage = f" — {esc(a.stage)}" if a.stage else ""
+    since = f" since {_ago(a.since, now)}" if a.since and a.stage else ""
+    return f"{esc(truncate(a.job, MAX_NAME))}{stage}{since}"
+
+
+def _ended(a: ApplicationView) -> str:
+    at = f" at {esc(a.stage)}" if a.stage else ""
+    when = f" ({a.since:%Y-%m-%d})" if a.since else ""
+    return f"{esc(truncate(a.job, MAX_NAME))} — {esc(a.status)}{at}{when}"
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    """A short relative time ("3 days ago"); a date beyond two months."""
+    if when is None:
+        return "unknown"
+    seconds = (now - when).total_seconds()
+    if seconds > 60 * 86_400:
+        return f"{when:%Y-%m-%d}"
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        count = int(seconds // size)
+        if count >= 1:
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    return "just now"
+
+
+def _bounded(lines: Sequence[str], limit: int = MAX_SECTION_TEXT) -> str:
+    """Join lines; whole lines past the section limit are dropped, counted and marked."""
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(line) + 1
+        if size > limit - 100:  # room for the marker line
+            break
+        kept.append(line)
+    return "\n".join([*kept, f"{len(lines) - len(kept)} more not shown {TRUNCATED}"])

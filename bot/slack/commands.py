@@ -1,0 +1,67 @@
+"""`/candidate`: parse once, check the role, ack within Slack's 3 seconds, audit every command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from sqlalchemy import Engine
+
+from bot.config_model import AppConfig, Role
+from bot.domain.commands import Command, CommandError, parse_command, required_role
+from bot.slack import blocks
+from storage.db import transaction
+from storage.models import AuditEntry
+
+#: subcommand -> the use-case answering it after the ack (given the command and a responder)
+Answer = Callable[[Command, dict[str, Any], Respond], None]
+
+
+def register(app: App, candidate: CandidateCommand) -> None:
+    app.command("/candidate")(candidate.handle)
+
+
+@dataclass
+class CandidateCommand:
+    engine: Engine
+    config: Callable[[], AppConfig]
+    answers: dict[str, Answer]
+
+    def handle(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        """Ack at once (usage, refusal or a placeholder); slow work answers later through `respond`."""
+        user = str(command.get("user_id", ""))
+        try:
+            parsed = parse_command(str(command.get("text", "")))
+        except CommandError as exc:
+            ack(response_type="ephemeral", **blocks.usage(str(exc)))
+            self._audit(user, "command.invalid", detail={"error": str(exc)})
+            return
+        if not self._allowed(user, parsed.name):
+            role = required_role(parsed.name)
+            ack(response_type="ephemeral", text=f"`/candidate {parsed.name}` is for {role} and above; "
+                                                  "ask a HireBridge admin if you need it.")
+            self._audit(user, f"command.{parsed.name}.refused")
+            return
+        answer = self.answers.get(parsed.name)
+        if answer is None:
+            ack(response_type="ephemeral", **blocks.help_text() if parsed.name == "help" else blocks.usage(
+                f"`{parsed.name}` is not available in this version yet"))
+            self._audit(user, f"command.{parsed.name}")
+            return
+        ack(response_type="ephemeral", text=f"Working on `/candidate {parsed.name}`…")
+        self._audit(user, f"command.{parsed.name}")
+        answer(parsed, command, respond)
+
+    def _allowed(self, user: str, name: str) -> bool:
+        minimum = required_role(name)
+        if minimum is None:
+            return True
+        role = self.config().role_of(user)
+        return role is not None and role.at_least(Role(minimum))
+
+    def _audit(self, user: str, action: str, detail: dict[str, Any] | None = None) -> None:
+        """Who did what, when; never the query itself (it may be a person's email or name)."""
+        with transaction(self.engine) as session:
+            session.add(AuditEntry(actor=f"slack:{user}", action=action, detail=detail or {}))
