@@ -49,3 +49,23 @@ def test_manifest_scopes_are_what_the_bot_uses(manifest: dict[str, Any]) -> None
     assert {"commands", "chat:write", "users:read"} <= set(scopes)
     assert all(len(s) <= 50 for s in scopes) and len(scopes) <= 255
     assert manifest["features"]["bot_user"]["display_name"]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+#: the bot scope each Slack Web API method the code calls needs (api.slack.com/methods)
+SCOPE_OF = {"chat_postMessage": "chat:write", "chat_postEphemeral": "chat:write", "chat_update": "chat:write",
+            "users_info": "users:read", "usergroups_users_list": "usergroups:read", "auth_test": None,
+            "conversations_info": "channels:read"}
+
+
+def test_manifest_scopes_cover_every_web_api_method_the_code_calls(manifest: dict[str, Any]) -> None:
+    called = {m for path in (ROOT / "bot").rglob("*.py")
+              for m in re.findall(r"\.([a-z]+_[A-Za-z]+)\(", path.read_text()) if m in SCOPE_OF}
+    assert called, "the scan found no Slack Web API call; the test would prove nothing"
+    needed = {SCOPE_OF[m] for m in called} - {None}
+    assert needed <= set(manifest["oauth_config"]["scopes"]["bot"])
+
+
+def test_manifest_command_is_the_one_the_code_answers(manifest: dict[str, Any]) -> None:
+    registered = set(re.findall(r'app\.command\("(/[a-z-]+)"\)', (ROOT / "bot/slack/commands.py").read_text()))
+    assert registered == {c["command"] for c in manifest["features"]["slash_commands"]}
