@@ -215,6 +215,10 @@ class Tenant(_Section):
         job = self.job(job_id)
         return [route for route in self.alerts if job is not None and route.matches(job, stage_name)]
 
+    def channels(self) -> set[str]:
+        """Every Slack channel this tenant posts to: ops, recruiters and its alert routes."""
+        return {self.ops_channel, self.recruiter_channel, *(route.channel for route in self.alerts)}
+
     def secret_env_fields(self) -> list[tuple[str, str]]:
         """(path within the tenant, variable name) for every secret the tenant names."""
         sections = {"greenhouse": self.greenhouse, "lever": self.lever, "linkedin": self.linkedin}
@@ -235,6 +239,10 @@ class Tenant(_Section):
 def project_key(name: str) -> str:
     """How project names compare: LinkedIn users type them, so case and spacing do not count."""
     return " ".join(name.split()).casefold()
+
+
+class TenantUnclear(ValueError):
+    """A command could not be tied to one tenant; the message says what would make it clear."""
 
 
 class AppConfig(_Section):
@@ -258,6 +266,36 @@ class AppConfig(_Section):
             if tenant.id == tenant_id:
                 return tenant
         raise KeyError(tenant_id)
+
+    def resolve_tenant(self, *, channel: str | None = None, tenant_id: str | None = None,
+                       job_id: str | None = None) -> Tenant:
+        """The tenant a Slack command is about: named, owning the job, owning the channel, or the only one.
+
+        Raises `TenantUnclear` saying what to add when the answer is not unique.
+        """
+        if tenant_id is not None:
+            try:
+                return self.tenant(tenant_id)
+            except KeyError:
+                known = self._ids(self.tenants)
+                raise TenantUnclear(f"there is no tenant {tenant_id!r} (tenants: {known})") from None
+        candidates = self.tenants
+        in_channel = [t for t in candidates if channel and channel in t.channels()]
+        if job_id is not None:
+            candidates = [t for t in candidates if t.job(job_id) is not None]
+            if not candidates:
+                raise TenantUnclear(f"{job_id!r} is not a job HireBridge serves; `/candidate mapping` lists them")
+            candidates = [t for t in candidates if t in in_channel] or candidates
+        elif in_channel:
+            candidates = in_channel
+        if len(candidates) == 1:
+            return candidates[0]
+        raise TenantUnclear(f"this channel belongs to several tenants or none ({self._ids(candidates)}): run "
+                            "the command in a tenant's channel, or name a job")
+
+    @staticmethod
+    def _ids(tenants: Iterable[Tenant]) -> str:
+        return ", ".join(t.id for t in tenants)
 
     def agency_of(self, tenant_id: str) -> Agency | None:
         """The agency operating a tenant, if any."""

@@ -10,6 +10,7 @@ from bot.inmail import POLL
 from bot.mirror import MIRROR
 from bot.pushback import PUSH_BACK
 from bot.runtime import Runtime
+from bot.slack_export import SLACK_EXPORT
 from bot.sync import SYNC
 from bot.worker import Handler
 
@@ -22,6 +23,7 @@ def handlers_for(rt: Runtime) -> Mapping[str, Handler]:
         REPORT: health.report,
         SYNC: rt.sync_service().handle,
         EXPORT: rt.exports().handle,
+        SLACK_EXPORT: rt.slack_exports(),
         POLL: rt.inmail().handle,
         MIRROR: rt.mirror().handle,
         PUSH_BACK: rt.push_back().handle,

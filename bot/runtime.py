@@ -22,6 +22,7 @@ from bot.inmail import InMailPoller
 from bot.mirror import Mirror
 from bot.pushback import PushBack
 from bot.settings import Settings
+from bot.slack_export import SlackExports
 from bot.sync import SyncService
 from storage.db import build_engine
 from storage.models import utcnow
@@ -95,6 +96,9 @@ class Runtime:
     def exports(self) -> Exports:
         return Exports(self.engine, self.app_config(), self.environ, self.connections().linkedin,
                        self.sync_service(), self.linkedin_budget())
+
+    def slack_exports(self) -> SlackExports:
+        return SlackExports(self.engine, self.app_config(), self.sync_service())
 
     def inmail(self) -> InMailPoller:
         return InMailPoller(self.engine, self.app_config(), self.connections().linkedin,

@@ -21,7 +21,9 @@ from storage.queue import Claimed, PermanentError, RetryLater, WorkQueue
 
 log = logging.getLogger(__name__)
 
-#: A handler does the work of one item inside the transaction that will also mark it done.
+#: A handler does the work of one item inside the transaction that will also mark it done. A handler object
+#: may also have `on_dead(item, error)`: called (outside any transaction) once its item is dead-lettered,
+#: e.g. to tell the person who asked for the work that it failed.
 Handler = Callable[[Session, Claimed], None]
 
 
@@ -84,6 +86,12 @@ class Worker:
             log.exception("item %s (%s) failed", item.id, item.kind)
         state = self.queue.fail(item, error, permanent=permanent, retry_after=retry_after,
                                 count_attempt=not rate_limited)
+        on_dead = getattr(self.handlers.get(item.kind), "on_dead", None)
+        if state == WorkState.DEAD and on_dead is not None:
+            try:
+                on_dead(item, error)
+            except Exception:  # the item is recorded dead already; a failed notice must not hide that
+                log.exception("dead-letter notice for item %s (%s) failed", item.id, item.kind)
         return Outcome(item, state, error)
 
     def run(self, stop: threading.Event, *, poll_interval: float = 0.5,

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import and_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -106,6 +106,14 @@ def open_attention(session: Session, tenant_id: str | None = None) -> list[Atten
     if tenant_id:
         query = query.where(a.tenant_id == tenant_id)
     return list(session.execute(query.order_by(a.id)).scalars().all())
+
+
+def resolve_attention(session: Session, item_id: int, now: datetime) -> bool:
+    """Mark an attention item dealt with (once); False if it was resolved already."""
+    a = table(AttentionItem).c
+    done = session.execute(update(AttentionItem).where(a.id == item_id, a.resolved_at.is_(None))
+                           .values(resolved_at=now))
+    return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
 def read_cursor(session: Session, tenant_id: str, name: str) -> str | None:

@@ -5,17 +5,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain.identity import ProfileUrlError, normalize_linkedin_url
+from bot.domain.profile_url import strip_slack_link
+
 #: subcommand -> (least role allowed, syntax, what it does): the one list help, usage and roles read
 SUBCOMMANDS: dict[str, tuple[str | None, str, str]] = {
     "check": ("recruiter", "check <linkedin url | email | name>", "is this person already in the ATS? In which "
               "job and stage, since when, whose candidate, last InMail, earlier applications"),
-    "export": ("recruiter", "export <linkedin url> [job]", "add a LinkedIn profile to the ATS in one step (an "
-               "existing record is linked, never duplicated)"),
+    "export": ("recruiter", "export <linkedin url> [job [first last]]", "add a LinkedIn profile to the ATS "
+               "in one step; an existing record is linked, never duplicated (a name is needed only for someone "
+               "HireBridge has never seen)"),
     "dedupe": ("ops", "dedupe [scope]", "scan for duplicate candidates and propose merges"),
     "status": ("ops", "status", "sync health: queue, dead letters, last sync per integration, request budgets"),
-    "mapping": ("ops", "mapping", "the stage and field maps of this channel's tenant"),
+    "mapping": ("ops", "mapping [tenant]", "the project, stage and field maps of this channel's tenant"),
     "help": (None, "help", "this help"),
 }
+MAX_NAME = 200
 # Slack wraps links as <https://…|label> and may send them with spaces around; keep such a token whole.
 _TOKEN = re.compile(r"<[^>]*>|\"[^\"]*\"|\S+")
 
@@ -48,13 +53,24 @@ def parse_command(text: str) -> Command:
         raise CommandError(f"unknown subcommand {words[0]!r}")
     if name == "check" and not args:
         raise CommandError("check needs a LinkedIn URL, an email or a name")
-    if name == "export" and not 1 <= len(args) <= 2:
-        raise CommandError("export needs a LinkedIn URL and, optionally, an ATS job id")
-    if name == "dedupe" and len(args) > 1:
-        raise CommandError("dedupe takes at most one scope (a tenant id)")
-    if name in ("status", "mapping", "help") and args:
+    if name == "export":
+        _check_export(args)
+    if name in ("dedupe", "mapping") and len(args) > 1:
+        raise CommandError(f"{name} takes at most one tenant id")
+    if name in ("status", "help") and args:
         raise CommandError(f"{name} takes no arguments")
     return Command(name, args)
+
+
+def _check_export(args: tuple[str, ...]) -> None:
+    if not args:
+        raise CommandError("export needs a LinkedIn profile URL")
+    try:
+        normalize_linkedin_url(strip_slack_link(args[0]))
+    except ProfileUrlError as exc:
+        raise CommandError(f"export needs a LinkedIn profile URL first: {exc}") from None
+    if len(args) > 2 and len(" ".join(args[2:])) > MAX_NAME:
+        raise CommandError(f"the name is longer than {MAX_NAME} characters")
 
 
 def required_role(name: str) -> str | None:

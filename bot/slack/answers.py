@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Respond
 from sqlmodel import Session
 
+from bot.config_model import TenantUnclear
 from bot.domain.commands import Command
 from bot.lookup import find_people
 from bot.slack import blocks
 from bot.slack.commands import Answer
+from bot.slack_export import ExportRequest
 from storage.db import transaction
 from storage.models import AuditEntry
 
@@ -31,4 +33,22 @@ def answers_for(rt: Runtime) -> dict[str, Answer]:
             session.add(AuditEntry(actor=f"slack:{command.get('user_id', '')}", action="check.answered",
                                    subject=shown, detail={"kind": lookup.kind, "found": len(lookup.people)}))
 
-    return {"check": check}
+    def export(parsed: Command, command: dict[str, Any], respond: Respond) -> None:
+        url, job = parsed.args[0], parsed.args[1] if len(parsed.args) > 1 else None
+        try:
+            tenant = rt.app_config().resolve_tenant(channel=str(command.get("channel_id", "")), job_id=job)
+        except TenantUnclear as exc:
+            respond(replace_original=True, response_type="ephemeral", **blocks.export_problem(str(exc)))
+            return
+        # Slack's retries of one invocation carry the same trigger id: they queue nothing more
+        request_key = str(command.get("trigger_id") or command.get("response_url") or "")
+        queued = rt.slack_exports().request(ExportRequest(
+            tenant_id=tenant.id, url=url, job_id=job, name=" ".join(parsed.args[2:]) or None,
+            user=str(command.get("user_id", "")), channel=str(command.get("channel_id", "")),
+            response_url=str(command.get("response_url", "")), request_key=request_key))
+        with transaction(rt.engine) as session:
+            session.add(AuditEntry(actor=f"slack:{command.get('user_id', '')}", tenant_id=tenant.id,
+                                   action="export.queued" if queued else "export.repeated",
+                                   subject=f"work_item:{queued}" if queued else None))
+
+    return {"check": check, "export": export}

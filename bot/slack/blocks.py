@@ -230,3 +230,40 @@ def _bounded(lines: Sequence[str], limit: int = MAX_SECTION_TEXT) -> str:
             break
         kept.append(line)
     return "\n".join([*kept, f"{len(lines) - len(kept)} more not shown {TRUNCATED}"])
+
+
+# --- /candidate export --------------------------------------------------------------------------------------
+
+MATCHED = {"linkedin": "the same LinkedIn profile", "linkedin_member": "the same LinkedIn member",
+           "email": "the same email", "phone": "the same phone number", "ats": "the ATS record id"}
+
+
+def export_answer(lookup: Lookup, *, created: bool, matched_by: str | None, job: str | None) -> Message:
+    """The export's result: created, or an existing record linked instead of a duplicate; with its link."""
+    if not lookup.people:  # the sync recorded the person in this very transaction; kept as a safe answer
+        return message("Exported", [section(":white_check_mark: *Exported* — the record is being linked.")])
+    p = lookup.people[0]
+    where = f"{LABELS.get(p.ats, p.ats)} ({esc(p.tenant_name)})"
+    added = f", added to *{esc(truncate(job, MAX_NAME))}*" if job else ""
+    if created:
+        head = f":white_check_mark: *Exported to {where}*: a new candidate record{added}."
+    else:
+        why = f" ({MATCHED.get(matched_by, esc(matched_by))})" if matched_by else ""
+        head = f":link: *Already in {where}* — linked to the existing record{why}, no duplicate created{added}."
+    text = f"{'Exported to' if created else 'Already in'} {where}: {p.name}"
+    return message(text, [section(head), *_person_blocks(p, lookup.as_of)])
+
+
+def export_problem(problem: str) -> Message:
+    """Why an export could not run as typed, and what to type instead."""
+    return message(f"Not exported: {problem}", [
+        section(f":warning: *Not exported* — {esc(problem)}"),
+        context(f"Usage: `/candidate {esc(SUBCOMMANDS['export'][1])}`"),
+    ])
+
+
+def export_failed(error: str) -> Message:
+    """The export gave up after its retries (or hit a permanent error): nothing more will happen by itself."""
+    text = f":x: *Export failed* — `{esc(truncate(error, 500))}`"
+    return message("Export failed", [section(text), context(
+        "Ops can see it with `hirebridge dlq list` and retry it once the cause is fixed.")])

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltRequest, Respond
 from sqlalchemy import Engine
 
 from bot.config_model import AppConfig, Role
@@ -17,6 +17,8 @@ from storage.models import AuditEntry
 
 #: subcommand -> the use-case answering it after the ack (given the command and a responder)
 Answer = Callable[[Command, dict[str, Any], Respond], None]
+WORKING = {"check": "Looking them up…", "export": "Exporting… this message updates when the ATS record exists.",
+           "dedupe": "Starting a duplicate scan…", "status": "Checking sync health…"}
 
 
 def register(app: App, candidate: CandidateCommand) -> None:
@@ -29,9 +31,10 @@ class CandidateCommand:
     config: Callable[[], AppConfig]
     answers: dict[str, Answer]
 
-    def handle(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def handle(self, ack: Ack, command: dict[str, Any], respond: Respond, request: BoltRequest) -> None:
         """Ack at once (usage, refusal or a placeholder); slow work answers later through `respond`."""
         user = str(command.get("user_id", ""))
+        retry = request.headers.get("x-slack-retry-num", [None])[0]
         try:
             parsed = parse_command(str(command.get("text", "")))
         except CommandError as exc:
@@ -50,9 +53,14 @@ class CandidateCommand:
                 f"`{parsed.name}` is not available in this version yet"))
             self._audit(user, f"command.{parsed.name}")
             return
-        ack(response_type="ephemeral", text=f"Working on `/candidate {parsed.name}`…")
-        self._audit(user, f"command.{parsed.name}")
-        answer(parsed, command, respond)
+        ack(response_type="ephemeral", text=WORKING.get(parsed.name, f"Working on `/candidate {parsed.name}`…"))
+        self._audit(user, f"command.{parsed.name}", detail={"slack_retry": int(retry)} if retry else None)
+        try:
+            answer(parsed, command, respond)
+        except Exception:
+            respond(replace_original=True, response_type="ephemeral",
+                    text=f":x: `/candidate {parsed.name}` failed on our side; please try again in a minute.")
+            raise
 
     def _allowed(self, user: str, name: str) -> bool:
         minimum = required_role(name)

@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
 
 from storage.models import OutboxState
 from storage.outbox import Outbox, Pending
@@ -57,6 +58,8 @@ class Notifier:
                 stop.wait(poll)
 
     def _send(self, message: Pending) -> OutboxState:
+        if message.payload.get("response_url"):
+            return self._respond(message)
         try:
             response = self.slack.chat_postMessage(channel=message.channel, **self._content(message))
         except SlackApiError as exc:
@@ -66,6 +69,27 @@ class Notifier:
             return self.outbox.retry(message, f"{type(exc).__name__}: {exc}")
         self.outbox.mark_sent(message, str(response.get("ts") or ""))
         return OutboxState.SENT
+
+    def _respond(self, message: Pending) -> OutboxState:
+        """An answer to a command: posted to its `response_url` (no token; at most 5 uses in 30 minutes)."""
+        payload = message.payload
+        body: dict[str, Any] = {k: payload[k] for k in ("text", "blocks", "response_type", "replace_original")
+                                if k in payload}
+        try:
+            response = WebhookClient(str(payload["response_url"]), timeout=10, retry_handlers=[]).send_dict(body)
+        except Exception as exc:  # network trouble reaching Slack: retry with backoff
+            log.warning("answering outbox message %s failed: %s", message.id, exc)
+            return self.outbox.retry(message, f"{type(exc).__name__}: {exc}")
+        if response.status_code == 200:
+            self.outbox.mark_sent(message, None)
+            return OutboxState.SENT
+        error = f"response_url: http {response.status_code} {response.body[:200]}"
+        if response.status_code == 429:
+            retry_after = float(response.headers.get("Retry-After") or 1)
+            return self.outbox.retry(message, "ratelimited", retry_after=retry_after)
+        if response.status_code in (400, 403, 404, 410):  # expired or used up, or a payload Slack refuses
+            return self.outbox.dead(message, error)
+        return self.outbox.retry(message, error)
 
     @staticmethod
     def _content(message: Pending) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.bot.slack_client import server as server
 from tests.bot.world import World, build_world
 from tests.conftest import Database
 

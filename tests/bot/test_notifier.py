@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from slack_sdk import WebClient
 from sqlmodel import Session, select
@@ -107,3 +108,45 @@ def test_relay_retries_when_slack_is_unreachable_then_gives_up(db: Database) -> 
     clock.now += timedelta(hours=1)
     assert relay.relay_once().dead == 1
     assert "gave up after 2 attempts" in (row(db).last_error or "")
+
+
+def queue_answer(db: Database, key: str, response_url: str) -> None:
+    with Session(db.engine) as session, session.begin():
+        add_message(session, dedupe_key=key, channel="C0ACMEOPS",
+                    payload={"text": f"answer {key}", "response_url": response_url, "replace_original": True})
+
+
+def mint(server: RunningServer) -> str:
+    return str(httpx.post(f"{server.url}/_sandbox/response_urls", json={"channel": "C0ACMEOPS"})
+               .json()["response_url"])
+
+
+def test_command_answers_go_to_their_response_url(db: Database, slack: SlackFixture) -> None:
+    server, state = slack
+    relay = notifier(db, server, Clock())
+    queue_answer(db, "a1", mint(server))
+    assert relay.relay_once().sent == 1
+    (target,) = state.response_urls.values()
+    assert [p["text"] for p in target.posts] == ["answer a1"] and target.posts[0]["replace_original"]
+    assert state.messages == []  # not a channel post
+
+
+def test_an_expired_response_url_is_dead_lettered_not_retried(db: Database, slack: SlackFixture) -> None:
+    server, _ = slack
+    relay = notifier(db, server, Clock())
+    queue_answer(db, "a2", f"{server.url}/response/not-a-real-one")
+    report = relay.relay_once()
+    assert report.dead == 1
+    assert row(db).state == OutboxState.DEAD and "expired_url" in (row(db).last_error or "")
+
+
+def test_a_failing_response_url_is_retried_later(db: Database, slack: SlackFixture) -> None:
+    server, state = slack
+    clock = Clock()
+    relay = notifier(db, server, clock)
+    queue_answer(db, "a3", mint(server))
+    state.faults.update({"error_rate": 1.0, "error_status": 503})
+    assert relay.relay_once().retried == 1
+    state.faults.update({"error_rate": 0.0})
+    clock.now += timedelta(minutes=5)
+    assert relay.relay_once().sent == 1

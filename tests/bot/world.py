@@ -18,6 +18,7 @@ from bot.demo.world import Simulators, sandbox_config, start_simulators, write_c
 from bot.handlers import handlers_for
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.slack.notifier import Notifier, RelayReport
 from bot.sync import SYNC
 from bot.tenants import register_tenants
 from bot.web import create_web_app
@@ -65,6 +66,10 @@ class World:
 
     def drain(self) -> list[Outcome]:
         return self.worker().drain()
+
+    def relay(self) -> RelayReport:
+        """Post what the outbox holds (channel messages and command answers) to the Slack simulator."""
+        return Notifier(self.rt.outbox, self.rt.slack()).relay_once(limit=100)
 
     def people(self, tenant: str) -> list[AtsPerson]:
         """Everyone in the tenant's ATS, read through the vendor API."""

@@ -16,9 +16,14 @@ from bot.domain.commands import Command, CommandError, parse_command, required_r
     ("CHECK Jane Doe", Command("check", ("Jane", "Doe"))),
     ('check "Jane Doe"', Command("check", ("Jane Doe",))),
     ("export https://linkedin.com/in/jane 4401", Command("export", ("https://linkedin.com/in/jane", "4401"))),
+    ("export linkedin.com/in/ada-l 4401 Ada King Lovelace",
+     Command("export", ("linkedin.com/in/ada-l", "4401", "Ada", "King", "Lovelace"))),
+    ('export <https://www.linkedin.com/in/ada-l|ada> post-1 "Ada Lovelace"',
+     Command("export", ("<https://www.linkedin.com/in/ada-l|ada>", "post-1", "Ada Lovelace"))),
     ("dedupe acme", Command("dedupe", ("acme",))),
     ("status", Command("status")),
     ("mapping", Command("mapping")),
+    ("mapping northwind", Command("mapping", ("northwind",))),
 ])
 def test_parse_command_reads_every_subcommand(text: str, expected: Command) -> None:
     assert parse_command(text) == expected
@@ -28,8 +33,12 @@ def test_parse_command_reads_every_subcommand(text: str, expected: Command) -> N
     ("frobnicate", "unknown subcommand 'frobnicate'"),
     ("check", "check needs"),
     ("export", "export needs"),
-    ("export a b c", "export needs"),
-    ("dedupe a b", "at most one scope"),
+    ("export a b c", "export needs a LinkedIn profile URL first"),
+    ("export https://www.linkedin.com/company/acme", "export needs a LinkedIn profile URL first"),
+    ("export https://example.com/in/jane", "export needs a LinkedIn profile URL first"),
+    ("export linkedin.com/in/jane 4401 " + "x" * 201, "the name is longer than 200"),
+    ("dedupe a b", "dedupe takes at most one tenant id"),
+    ("mapping a b", "mapping takes at most one tenant id"),
     ("status now", "status takes no arguments"),
 ])
 def test_parse_command_names_what_was_wrong(text: str, message: str) -> None:
