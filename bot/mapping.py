@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.config_model import Tenant
+from bot.config_model import LinkedInEvent, Tenant
 
 #: (LinkedIn / CSV field, Greenhouse Harvest v3, Lever)
 FIELD_MAP: tuple[tuple[str, str, str], ...] = (
@@ -32,4 +32,19 @@ def stage_rows(tenant: Tenant) -> list[tuple[str, str, str]]:
     for job_id, stages in tenant.stage_map.jobs.items():
         job = tenant.job(job_id)
         rows += [(job.name if job else job_id, stage_id, name) for stage_id, name in stages.items()]
+    return rows
+
+
+#: LinkedIn events that move an application, as shown to people
+EVENTS: tuple[tuple[LinkedInEvent, str], ...] = (
+    ("exported", "Exported from Recruiter"), ("inmail_sent", "InMail sent"), ("inmail_replied", "InMail answered"))
+
+
+def event_rows(tenant: Tenant) -> list[tuple[str, str]]:
+    """(LinkedIn event, the stage it moves each job's application to, or "stage unchanged")."""
+    rows = []
+    for event, label in EVENTS:
+        targets = [f"{job.name}: {tenant.stage_name(stage, job.id) or stage}" for job in tenant.jobs
+                   if (stage := tenant.event_stage_id(event, job.id))]
+        rows.append((label, "; ".join(targets) or "stage unchanged"))
     return rows

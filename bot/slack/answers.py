@@ -10,11 +10,13 @@ from sqlmodel import Session
 from bot.config_model import TenantUnclear
 from bot.domain.commands import Command
 from bot.lookup import find_people
+from bot.mapping import FIELD_MAP, event_rows, project_rows, stage_rows
 from bot.slack import blocks
 from bot.slack.commands import Answer
 from bot.slack_export import ExportRequest
+from bot.status import read_status
 from storage.db import transaction
-from storage.models import AuditEntry
+from storage.models import AuditEntry, utcnow
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -51,4 +53,22 @@ def answers_for(rt: Runtime) -> dict[str, Answer]:
                                    action="export.queued" if queued else "export.repeated",
                                    subject=f"work_item:{queued}" if queued else None))
 
-    return {"check": check, "export": export}
+    def status(parsed: Command, command: dict[str, Any], respond: Respond) -> None:
+        config = rt.app_config()
+        with Session(rt.engine) as session:
+            report = read_status(session, config, utcnow())
+        respond(replace_original=True, response_type="ephemeral",
+                **blocks.status_answer(report, {t.id: t.name for t in config.tenants}))
+
+    def mapping(parsed: Command, command: dict[str, Any], respond: Respond) -> None:
+        try:
+            tenant = rt.app_config().resolve_tenant(channel=str(command.get("channel_id", "")),
+                                                    tenant_id=parsed.args[0] if parsed.args else None)
+        except TenantUnclear as exc:
+            respond(replace_original=True, response_type="ephemeral",
+                    **blocks.usage(f"{exc} (or name one: `/candidate mapping <tenant>`)"))
+            return
+        respond(replace_original=True, response_type="ephemeral", **blocks.mapping_answer(
+            tenant.name, tenant.ats, project_rows(tenant), stage_rows(tenant), event_rows(tenant), FIELD_MAP))
+
+    return {"check": check, "export": export, "status": status, "mapping": mapping}

@@ -10,6 +10,7 @@ from bot.domain.commands import SUBCOMMANDS
 
 if TYPE_CHECKING:  # the builders stay free of database imports at run time
     from bot.lookup import ApplicationView, Lookup, PersonView
+    from bot.status import IntegrationStatus, Status
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -267,3 +268,69 @@ def export_failed(error: str) -> Message:
     text = f":x: *Export failed* — `{esc(truncate(error, 500))}`"
     return message("Export failed", [section(text), context(
         "Ops can see it with `hirebridge dlq list` and retry it once the cause is fixed.")])
+
+
+# --- /candidate status and mapping --------------------------------------------------------------------------
+
+def status_answer(status: Status, tenant_names: dict[str, str]) -> Message:
+    """Sync health: the queue, dead letters, each tenant's integrations (last sync, checks, budget)."""
+    title = "Sync health: all good" if status.healthy else "Sync health: needs attention"
+    icon = ":white_check_mark:" if status.healthy else ":warning:"
+    q = status.queue
+    kinds = ", ".join(f"{esc(k)} {n}" for k, n in list(status.waiting_by_kind.items())[:6])
+    queue = [f"*Queue*: {q.get('queued', 0)} waiting{f' ({kinds})' if kinds else ''}, "
+             f"{q.get('running', 0)} running, {q.get('dead', 0)} dead letter(s)",
+             f"*Slack messages*: {status.outbox.get('pending', 0)} waiting, {status.outbox.get('dead', 0)} failed"]
+    blocks = [section(f"{icon} *{title}*"), section("\n".join(queue))]
+    for tenant_id, name in tenant_names.items():
+        lines = [f"*{esc(name)}*", *(_integration_line(i, status.as_of) for i in status.integrations
+                                     if i.tenant_id == tenant_id)]
+        if status.attention.get(tenant_id):
+            lines.append(f":warning: {status.attention[tenant_id]} record(s) need a person: "
+                         "`hirebridge attention list`")
+        blocks.append(section(_bounded(lines)))
+    slack = [i for i in status.integrations if i.integration == "slack"]
+    if slack:
+        blocks.append(section(_integration_line(slack[0], status.as_of)))
+    if status.dead:
+        dead = [f"• #{d.id} {esc(d.kind)}{f' ({esc(d.tenant_id)})' if d.tenant_id else ''} — "
+                f"`{esc(truncate(d.error or 'no error recorded', 200))}`" for d in status.dead]
+        blocks.append(section(_bounded(["*Latest dead letters* (`hirebridge dlq list`, `dlq retry`)", *dead])))
+    blocks.append(context(f"As of {status.as_of:%Y-%m-%d %H:%M} UTC"))
+    return message(title, blocks)
+
+
+def _integration_line(i: IntegrationStatus, now: datetime) -> str:
+    label = LABELS.get(i.integration, i.integration)
+    parts = [f"last sync {_ago(i.last_synced_at, now)}" if i.integration != "slack" else "connection"]
+    if i.failures:
+        parts.append(f":x: {i.failures} failed check(s) in a row: `{esc(truncate(i.last_error or '?', 200))}`")
+    elif i.last_check_ok_at:
+        parts.append(f"check ok {_ago(i.last_check_ok_at, now)}")
+    else:
+        parts.append("not checked yet")
+    if i.budget_limit:
+        parts.append(f"budget {i.budget_used or 0}/{i.budget_limit} today")
+    return f"• {label}: " + " · ".join(parts)
+
+
+def mapping_answer(tenant_name: str, ats: str, projects: Sequence[tuple[str, str]],
+                   stages: Sequence[tuple[str, str, str]], events: Sequence[tuple[str, str]],
+                   fields: Sequence[tuple[str, str, str]]) -> Message:
+    """A tenant's maps: LinkedIn projects to jobs, ATS stages to names, LinkedIn events, and the field map."""
+    column = 1 if ats == "greenhouse" else 2
+    label = LABELS.get(ats, ats)
+    project_lines = [f"• {esc(p)} → {esc(jobs) or '_no job_'}" for p, jobs in projects] or ["_none mapped_"]
+    stage_lines = [f"• {esc(job)}: `{esc(stage_id)}` → {esc(name)}" for job, stage_id, name in stages] or [
+        "_none mapped: stage changes are not synced_"]
+    event_lines = [f"• {esc(event)} → {esc(target)}" for event, target in events]
+    field_lines = [f"• {esc(row[0])} → {esc(row[column])}" for row in fields]
+    title = f"Mappings for {tenant_name} ({label})"
+    return message(title, [
+        section(f"*{esc(title)}*"),
+        section(_bounded([f"*LinkedIn projects → {label} jobs*", *project_lines])),
+        section(_bounded([f"*{label} stages → names on LinkedIn and in alerts*", *stage_lines])),
+        section(_bounded(["*LinkedIn events → stage*", *event_lines])),
+        section(_bounded([f"*LinkedIn fields → {label}*", *field_lines])),
+        context("Change them in the config file, then `hirebridge config check`."),
+    ])

@@ -10,7 +10,21 @@ from typing import Any
 import pytest
 
 from bot.lookup import ApplicationView, InMailView, Lookup, PersonView, StageChange
-from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION_TEXT, TRUNCATED, Message, check_answer, help_text, usage
+from bot.slack.blocks import (
+    MAX_BLOCKS,
+    MAX_SECTION_TEXT,
+    TRUNCATED,
+    Message,
+    check_answer,
+    export_answer,
+    export_failed,
+    export_problem,
+    help_text,
+    mapping_answer,
+    status_answer,
+    usage,
+)
+from bot.status import DeadLetter, IntegrationStatus, Status
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 SUBCOMMANDS = ("check", "export", "dedupe", "status", "mapping", "help")
@@ -140,7 +154,7 @@ def test_usage_and_help_list_every_subcommand(msg: Message) -> None:
     text = shown(msg)
     for name in SUBCOMMANDS:
         assert f"`/candidate {name}" in text
-    assert "check &lt;linkedin url | email | name&gt;" in text and "export &lt;linkedin url&gt; [job]" in text
+    assert "check &lt;linkedin url | email | name&gt;" in text and "export &lt;linkedin url&gt; [job [first last]]" in text
     assert "<linkedin" not in text, "angle brackets would be read as a Slack link"
 
 
@@ -159,3 +173,36 @@ def test_a_long_list_is_cut_at_a_line_and_says_how_many_are_left_out() -> None:
     assert hidden and shown_lines, earlier[-200:]
     assert len(shown_lines) + int(hidden.group(1)) == 30
     assert all(line.endswith("rejected at Phone Screen (2026-03-07)") for line in shown_lines)
+
+
+def huge_status() -> tuple[Status, dict[str, str]]:
+    tenants = {f"t{i}": f"Tenant {i} " + "x" * 300 for i in range(70)}
+    integrations = [IntegrationStatus(t, "greenhouse", NOW, None, 3, LONG) for t in tenants]
+    dead = [DeadLetter(i, "sync.prospect", "t1", LONG, NOW) for i in range(5)]
+    return Status(NOW, {"queued": 9, "running": 1, "dead": 5}, {"k" * 300: 5}, dead, {"pending": 0, "dead": 0},
+                  dict.fromkeys(tenants, 2), integrations), tenants
+
+
+@pytest.mark.parametrize("msg", [
+    pytest.param(status_answer(*huge_status()), id="status-70-tenants"),
+    pytest.param(mapping_answer(LONG, "lever", [(LONG, LONG)] * 200, [("job", "1", LONG)] * 300,
+                                [("Exported", LONG)], [(LONG, LONG, LONG)] * 20), id="mapping-huge"),
+    pytest.param(export_answer(lookup(replace(JANE, name=LONG, applications=MANY_APPS)), created=False,
+                               matched_by="email", job=LONG), id="export-long"),
+    pytest.param(export_problem(LONG), id="export-problem-long"),
+    pytest.param(export_failed(LONG), id="export-failed-long"),
+])
+def test_status_mapping_and_export_answers_stay_within_slack_limits(msg: Message) -> None:
+    assert len(msg["blocks"]) <= MAX_BLOCKS
+    assert all(len(b["text"]["text"]) <= MAX_SECTION_TEXT for b in msg["blocks"] if b["type"] == "section")
+    assert all(len(e["text"]) <= 2000 for b in msg["blocks"] for e in b.get("elements", []))
+    assert len(msg["text"]) <= 3000
+    assert TRUNCATED in shown(msg)
+
+
+def test_export_answer_says_created_or_linked_and_why() -> None:
+    created = shown(export_answer(lookup(JANE), created=True, matched_by=None, job="Data Engineer"))
+    assert "Exported to Greenhouse (Acme)" in created and "added to *Data Engineer*" in created
+    linked = shown(export_answer(lookup(JANE), created=False, matched_by="email", job=None))
+    assert "Already in Greenhouse (Acme)" in linked and "(the same email)" in linked
+    assert "no duplicate created" in linked and "Open in Greenhouse" in linked
