@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot.dedupe_scan import SCAN
 from bot.exports import EXPORT
 from bot.health import CHECK, REPORT
 from bot.inmail import POLL
@@ -24,6 +25,7 @@ def handlers_for(rt: Runtime) -> Mapping[str, Handler]:
         SYNC: rt.sync_service().handle,
         EXPORT: rt.exports().handle,
         SLACK_EXPORT: rt.slack_exports(),
+        SCAN: rt.duplicate_scans(),
         POLL: rt.inmail().handle,
         MIRROR: rt.mirror().handle,
         PUSH_BACK: rt.push_back().handle,

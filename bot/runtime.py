@@ -16,6 +16,7 @@ from bot.budget import DailyBudget
 from bot.config import load_config
 from bot.config_model import AppConfig
 from bot.connections import Connections
+from bot.dedupe_scan import DuplicateScans
 from bot.exports import Exports
 from bot.health import HealthChecks
 from bot.inmail import InMailPoller
@@ -99,6 +100,9 @@ class Runtime:
 
     def slack_exports(self) -> SlackExports:
         return SlackExports(self.engine, self.app_config(), self.sync_service())
+
+    def duplicate_scans(self) -> DuplicateScans:
+        return DuplicateScans(self.engine, self.app_config(), self.connections().ats_adapter)
 
     def inmail(self) -> InMailPoller:
         return InMailPoller(self.engine, self.app_config(), self.connections().linkedin,

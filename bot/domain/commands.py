@@ -15,7 +15,7 @@ SUBCOMMANDS: dict[str, tuple[str | None, str, str]] = {
     "export": ("recruiter", "export <linkedin url> [job [first last]]", "add a LinkedIn profile to the ATS "
                "in one step; an existing record is linked, never duplicated (a name is needed only for someone "
                "HireBridge has never seen)"),
-    "dedupe": ("ops", "dedupe [scope]", "scan for duplicate candidates and propose merges"),
+    "dedupe": ("ops", "dedupe [tenant]", "scan this channel's tenant (or the one named) for duplicate candidates"),
     "status": ("ops", "status", "sync health: queue, dead letters, last sync per integration, request budgets"),
     "mapping": ("ops", "mapping [tenant]", "the project, stage and field maps of this channel's tenant"),
     "help": (None, "help", "this help"),

@@ -8,6 +8,7 @@ from slack_bolt import Respond
 from sqlmodel import Session
 
 from bot.config_model import TenantUnclear
+from bot.dedupe_scan import ScanRequest
 from bot.domain.commands import Command
 from bot.lookup import find_people
 from bot.mapping import FIELD_MAP, event_rows, project_rows, stage_rows
@@ -48,9 +49,13 @@ def answers_for(rt: Runtime) -> dict[str, Answer]:
             tenant_id=tenant.id, url=url, job_id=job, name=" ".join(parsed.args[2:]) or None,
             user=str(command.get("user_id", "")), channel=str(command.get("channel_id", "")),
             response_url=str(command.get("response_url", "")), request_key=request_key))
+        _audit_queued(command, tenant.id, "export", queued)
+
+    def _audit_queued(command: dict[str, Any], tenant_id: str, what: str, queued: int | None) -> None:
+        """The work a command queued (None: a Slack retry of a command queued already)."""
         with transaction(rt.engine) as session:
-            session.add(AuditEntry(actor=f"slack:{command.get('user_id', '')}", tenant_id=tenant.id,
-                                   action="export.queued" if queued else "export.repeated",
+            session.add(AuditEntry(actor=f"slack:{command.get('user_id', '')}", tenant_id=tenant_id,
+                                   action=f"{what}.queued" if queued else f"{what}.repeated",
                                    subject=f"work_item:{queued}" if queued else None))
 
     def status(parsed: Command, command: dict[str, Any], respond: Respond) -> None:
@@ -71,4 +76,18 @@ def answers_for(rt: Runtime) -> dict[str, Answer]:
         respond(replace_original=True, response_type="ephemeral", **blocks.mapping_answer(
             tenant.name, tenant.ats, project_rows(tenant), stage_rows(tenant), event_rows(tenant), FIELD_MAP))
 
-    return {"check": check, "export": export, "status": status, "mapping": mapping}
+    def dedupe(parsed: Command, command: dict[str, Any], respond: Respond) -> None:
+        try:
+            tenant = rt.app_config().resolve_tenant(channel=str(command.get("channel_id", "")),
+                                                    tenant_id=parsed.args[0] if parsed.args else None)
+        except TenantUnclear as exc:
+            respond(replace_original=True, response_type="ephemeral",
+                    **blocks.usage(f"{exc} (or name one: `/candidate dedupe <tenant>`)"))
+            return
+        queued = rt.duplicate_scans().request(ScanRequest(
+            tenant_id=tenant.id, user=str(command.get("user_id", "")), channel=str(command.get("channel_id", "")),
+            response_url=str(command.get("response_url", "")),
+            request_key=str(command.get("trigger_id") or command.get("response_url") or "")))
+        _audit_queued(command, tenant.id, "dedupe", queued)
+
+    return {"check": check, "export": export, "status": status, "mapping": mapping, "dedupe": dedupe}

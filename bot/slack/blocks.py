@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -334,3 +335,38 @@ def mapping_answer(tenant_name: str, ats: str, projects: Sequence[tuple[str, str
         section(_bounded([f"*LinkedIn fields → {label}*", *field_lines])),
         context("Change them in the config file, then `hirebridge config check`."),
     ])
+
+
+# --- /candidate dedupe --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    records: tuple[tuple[str, str | None], ...]  # (name, link to the ATS record)
+    shared: tuple[str, ...]  # key kinds: linkedin, email, phone
+
+
+MAX_GROUPS_SHOWN = 40
+
+
+def dedupe_answer(tenant_name: str, ats: str, checked: int, groups: Sequence[DuplicateGroup]) -> Message:
+    """A scan's result: how many records were checked and each group of records sharing a key."""
+    where = f"{LABELS.get(ats, ats)} ({esc(tenant_name)})"
+    if not groups:
+        head = f":white_check_mark: *No duplicates* among {checked} record(s) in {where}."
+        return message(f"No duplicates in {tenant_name}", [section(head), context(EXACT_ONLY)])
+    head = (f":busts_in_silhouette: *{len(groups)} group(s) of duplicates* among {checked} record(s) in "
+            f"{where}: they share a LinkedIn profile, an email or a phone.")
+    rows = [section(_group_line(g)) for g in groups[:MAX_GROUPS_SHOWN]]
+    more = [context(f"{len(groups) - MAX_GROUPS_SHOWN} more group(s) not shown {TRUNCATED}")] \
+        if len(groups) > MAX_GROUPS_SHOWN else []
+    return message(f"{len(groups)} groups of duplicates in {tenant_name}",
+                   [section(head), *rows, *more, context(EXACT_ONLY)])
+
+
+EXACT_ONLY = "Exact matches only (the same LinkedIn profile, email or phone); merge them in the ATS."
+
+
+def _group_line(group: DuplicateGroup) -> str:
+    names = [link(url, name or "(no name)") if url else esc(name or "(no name)") for name, url in group.records]
+    why = ", ".join(MATCHED.get(kind, kind) for kind in group.shared)
+    return _bounded([f"• {' · '.join(names)}", f"   _{esc(why)}_"])

@@ -14,8 +14,10 @@ from bot.slack.blocks import (
     MAX_BLOCKS,
     MAX_SECTION_TEXT,
     TRUNCATED,
+    DuplicateGroup,
     Message,
     check_answer,
+    dedupe_answer,
     export_answer,
     export_failed,
     export_problem,
@@ -154,7 +156,8 @@ def test_usage_and_help_list_every_subcommand(msg: Message) -> None:
     text = shown(msg)
     for name in SUBCOMMANDS:
         assert f"`/candidate {name}" in text
-    assert "check &lt;linkedin url | email | name&gt;" in text and "export &lt;linkedin url&gt; [job [first last]]" in text
+    assert "check &lt;linkedin url | email | name&gt;" in text
+    assert "export &lt;linkedin url&gt; [job [first last]]" in text
     assert "<linkedin" not in text, "angle brackets would be read as a Slack link"
 
 
@@ -190,6 +193,8 @@ def huge_status() -> tuple[Status, dict[str, str]]:
     pytest.param(export_answer(lookup(replace(JANE, name=LONG, applications=MANY_APPS)), created=False,
                                matched_by="email", job=LONG), id="export-long"),
     pytest.param(export_problem(LONG), id="export-problem-long"),
+    pytest.param(dedupe_answer(LONG, "greenhouse", 10**6, [DuplicateGroup(
+        tuple((LONG, f"https://ats.example/{i}") for i in range(3)), ("email",))] * 100), id="dedupe-100-groups"),
     pytest.param(export_failed(LONG), id="export-failed-long"),
 ])
 def test_status_mapping_and_export_answers_stay_within_slack_limits(msg: Message) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from integrations.ats import NewCandidate
 from integrations.sandbox.server import RunningServer
 from storage.db import transaction
 from storage.health import count_requests, record_failure
@@ -70,3 +71,32 @@ def test_recruiters_cannot_see_status_or_mapping_and_nothing_is_run(world: World
         answer = post(server, slash(world, sub, user="U0RAE"))
         assert f"`/candidate {sub}` is for ops and above" in answer.text
     assert audit(world, 2) == ["command.status.refused", "command.mapping.refused"]
+
+
+def test_dedupe_scans_the_tenants_ats_and_lists_records_sharing_a_key(world: World,
+                                                                     server: RunningServer) -> None:
+    ats = world.rt.connections().ats_adapter("acme")
+    for first in ("Jane", "Janet"):  # the same email typed into the ATS twice, by hand
+        ats.create_candidate(NewCandidate(first_name=first, last_name="Doe", job_id="4401",
+                                          emails=("jane.doe@example.com",)))
+    ats.create_candidate(NewCandidate(first_name="Bob", last_name="Roe", job_id="4401",
+                                      emails=("bob@example.com",)))
+    form = slash(world, "dedupe", user="U0OLU", channel="C0ACMEOPS")
+    for retry in (None, 1):
+        assert "Starting a duplicate scan" in post(server, form, retry=retry).text
+    # the retry is audited as such and queues no second scan
+    assert sorted(audit(world, 4)) == ["command.dedupe", "command.dedupe", "dedupe.queued", "dedupe.repeated"]
+    world.drain()
+    world.relay()
+    (reply,) = wait_for_response(world)
+    text = str(reply)
+    assert "1 group(s) of duplicates* among 3 record(s) in Greenhouse (Acme)" in text
+    assert "Jane Doe" in text and "Janet Doe" in text and "the same email" in text and "Bob" not in text
+
+
+def test_dedupe_of_a_clean_tenant_says_so(world: World, server: RunningServer) -> None:
+    post(server, slash(world, "dedupe globex", user="U0OLU", channel="C0ACMEOPS"))
+    audit(world, 2)
+    world.drain()
+    world.relay()
+    assert "No duplicates" in str(wait_for_response(world)[0])
