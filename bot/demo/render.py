@@ -13,6 +13,8 @@ from rich.text import Text
 EMOJI = {
     ":white_check_mark:": "✅", ":x:": "❌", ":warning:": "⚠️ ", ":rotating_light:": "🚨",
     ":tada:": "🎉", ":mag:": "🔎", ":link:": "🔗", ":bust_in_silhouette:": "👤",
+    ":busts_in_silhouette:": "👥", ":large_green_circle:": "🟢", ":recycle:": "♻️ ",
+    ":hourglass_flowing_sand:": "⏳",
 }
 
 

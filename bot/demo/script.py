@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from bot.config import check_config, format_report, load_config
 from bot.demo.render import show_messages
+from bot.demo.scenes_slack import scene_slack_commands
 from bot.demo.scenes_sync import scene_calls, scene_exports, scene_inmail
 from bot.demo.world import Simulators, sandbox_config, start_simulators
 from bot.domain.prospect import NeedsAttention, Prospect
@@ -184,7 +185,7 @@ def report_all(demo: Demo, run: str, tenants: list[str] | None = None) -> None:
 
 
 def scene_outage(demo: Demo) -> bool:
-    demo.step("7. Greenhouse outage",
+    demo.step("8. Greenhouse outage",
               "Greenhouse answers 503. The check fails, is retried with exponential backoff and jitter, "
               "and succeeds once Greenhouse is back. Nothing is lost.")
     faults = demo.sims.states["greenhouse"].faults
@@ -205,7 +206,7 @@ def scene_outage(demo: Demo) -> bool:
 
 
 def scene_dead_letter(demo: Demo) -> bool:
-    demo.step("8. A revoked credential",
+    demo.step("9. A revoked credential",
               "Lever refuses globex's API key. Retrying cannot fix that: the item goes straight to the "
               "dead-letter queue with its error, ops fix the key, and `hirebridge dlq retry` replays it.")
     faults = demo.sims.states["lever"].faults
@@ -229,7 +230,7 @@ def scene_dead_letter(demo: Demo) -> bool:
 
 
 def scene_slack(demo: Demo) -> bool:
-    demo.step("9. What Slack saw", "Every message the bot posted, as the sandbox Slack workspace recorded it.")
+    demo.step("10. What Slack saw", "Every message the bot posted, as the sandbox Slack workspace recorded it.")
     response = httpx.get(f"{demo.sims.url('slack')}/_sandbox/messages", timeout=10)
     messages = response.json()["messages"]
     channels = getattr(demo.sims.states["slack"], "channels", {})
@@ -274,6 +275,7 @@ def summary(demo: Demo, elapsed: float, ok: bool) -> None:
 
 
 SCENES: list[Callable[[Demo], bool]] = [
-    scene_config, scene_setup, scene_connect, scene_exports, scene_calls, scene_inmail, scene_outage,
+    scene_config, scene_setup, scene_connect, scene_exports, scene_calls, scene_inmail, scene_slack_commands,
+    scene_outage,
     scene_dead_letter, scene_slack,
 ]

@@ -253,7 +253,9 @@ def export_answer(lookup: Lookup, *, created: bool, matched_by: str | None, job:
         why = f" ({MATCHED.get(matched_by, esc(matched_by))})" if matched_by else ""
         head = f":link: *Already in {where}* — linked to the existing record{why}, no duplicate created{added}."
     text = f"{'Exported to' if created else 'Already in'} {where}: {p.name}"
-    return message(text, [section(head), *_person_blocks(p, lookup.as_of)])
+    now = lookup.as_of
+    applications = [f"• {_application(a, now)}" for a in p.current]
+    return message(text, [section(head), section(_bounded([_who(p), *applications, *_facts(p, now)]))])
 
 
 def export_problem(problem: str) -> Message:

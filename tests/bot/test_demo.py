@@ -17,5 +17,8 @@ def test_demo_runs_every_scene_and_exits_zero() -> None:
     for needle in ("1. Configuration", "Morning connection check", "LinkedIn One-Click Exports",
                    "matched by LinkedIn URL: no duplicate", "needs attention", "first poll: 2 note(s) written",
                    "API calls used", "Greenhouse outage", "A revoked credential", "What Slack saw",
-                   "Greenhouse not working", "hirebridge dlq list", "demo complete"):
+                   "Greenhouse not working", "hirebridge dlq list", "demo complete",
+                   "Recruiters ask in Slack", "/candidate check linkedin.com/in/Omar-Haddad",
+                   "Exported to Greenhouse (Acme)", "no duplicate created", "(Slack retry #1)",
+                   "Sync health: all good", "is for ops and above"):
         assert needle in text, needle
