@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.cli_support import close_runtimes, console, err, loaded, not_landed, runtime
+from bot.cli_support import close_runtimes, console, err, loaded, runtime
 
 app = typer.Typer(help="HireBridge: LinkedIn Recruiter ↔ ATS sync, run from Slack.", no_args_is_help=True,
                   add_completion=False, rich_markup_mode=None)
@@ -45,17 +45,21 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    socket_mode: Annotated[bool, typer.Option("--socket-mode", help="Connect to Slack over Socket Mode.")] = False,
+    socket_mode: Annotated[bool, typer.Option(
+        "--socket-mode", help="Also connect to Slack over Socket Mode (needs SLACK_APP_TOKEN).")] = False,
 ) -> None:
     """Run the web server: /healthz, Slack on /slack/events, LinkedIn pushes on /webhooks/linkedin/{tenant}."""
-    if socket_mode:
-        not_landed("serve --socket-mode", "the Slack surface (/candidate, Socket Mode)")
     import uvicorn
 
     from bot.web import create_web_app
     from storage.migrate import current_revision, head_revision
 
     rt = runtime()
+    app_token = rt.settings.slack_app_token
+    if socket_mode and app_token is None:
+        err.print("[red]error[/red] serve --socket-mode needs SLACK_APP_TOKEN: the app-level token (xapp-…) "
+                  "with the connections:write scope", soft_wrap=True)
+        raise typer.Exit(2)
     if current_revision(rt.engine) != head_revision():
         err.print("[yellow]warning[/yellow] the database schema is not current: run `hirebridge db upgrade`")
     exports, slack = None, None
@@ -65,8 +69,21 @@ def serve(
     else:
         err.print(f"[yellow]warning[/yellow] no config at {rt.settings.config_path}: only /healthz is served")
     if slack is None:
-        err.print("[yellow]warning[/yellow] SLACK_SIGNING_SECRET is not set: /slack/events answers 503")
+        err.print("[yellow]warning[/yellow] SLACK_SIGNING_SECRET is not set: /slack/events answers 503"
+                  + (" (Socket Mode needs no signature)" if socket_mode else ""))
     web = create_web_app(rt.engine, exports=exports, slack=slack)
+    if socket_mode:
+        from bot.slack.socket_mode import SocketModeConnection, with_socket_mode
+
+        # without a signing secret, an app without request verification, used over the WebSocket only
+        socket_app = slack or (rt.slack_app(socket_mode=True) if exports is not None else None)
+        if socket_app is None or app_token is None:  # the Bolt app's answers need the config
+            err.print("[red]error[/red] serve --socket-mode needs the config file (HIREBRIDGE_CONFIG) to build "
+                      "the Slack app", soft_wrap=True)
+            raise typer.Exit(2)
+        # Connected from the server's lifespan: /healthz answers even while Slack is unreachable.
+        web = with_socket_mode(web, SocketModeConnection(socket_app, app_token.get_secret_value(),
+                                                         client=rt.slack()))
     uvicorn.run(web, host=host, port=port, log_level=rt.settings.log_level.lower())
 
 

@@ -23,6 +23,7 @@ from bot.inmail import InMailPoller
 from bot.mirror import Mirror
 from bot.pushback import PushBack
 from bot.settings import Settings
+from bot.slack.usergroups import UserGroups
 from bot.slack_export import SlackExports
 from bot.sync import SyncService
 from storage.db import build_engine
@@ -114,17 +115,31 @@ class Runtime:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def slack_app(self) -> App | None:
-        """The Bolt app answering on /slack/events, or None without a signing secret."""
+    def user_groups(self) -> UserGroups:
+        """Who is in the Slack user groups roles name; its client is quick to give up (it runs before the ack)."""
+        token = self.settings.slack_bot_token
+        client = WebClient(token=token.get_secret_value() if token else None,
+                           base_url=self.settings.slack_api_url, timeout=1)
+        client.retry_handlers.clear()
+        return UserGroups(client)
+
+    def slack_app(self, *, socket_mode: bool = False) -> App | None:
+        """The Bolt app: for /slack/events it verifies signatures and needs SLACK_SIGNING_SECRET (else None).
+
+        With `socket_mode` and no secret, an app without request verification is built: Socket Mode requests
+        come over the WebSocket the app-level token opened and carry no signature. Such an app must never be
+        mounted on HTTP.
+        """
         secret = self.settings.slack_signing_secret
-        if secret is None:
+        if secret is None and not socket_mode:
             return None
         from bot.slack.answers import answers_for
         from bot.slack.app import build_slack_app
         from bot.slack.commands import CandidateCommand
 
-        candidate = CandidateCommand(self.engine, self.app_config, answers_for(self))
-        return build_slack_app(signing_secret=secret.get_secret_value(), client=self.slack(), candidate=candidate)
+        candidate = CandidateCommand(self.engine, self.app_config, answers_for(self), self.user_groups())
+        return build_slack_app(signing_secret=secret.get_secret_value() if secret else None, client=self.slack(),
+                               candidate=candidate)
 
     def close(self) -> None:
         if self._http is not None:

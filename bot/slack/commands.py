@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from bot.config_model import AppConfig, Role
 from bot.domain.commands import Command, CommandError, parse_command, required_role
 from bot.slack import blocks
+from bot.slack.usergroups import GroupsUnknown, UserGroups
 from storage.db import transaction
 from storage.models import AuditEntry
 
@@ -30,18 +31,27 @@ class CandidateCommand:
     engine: Engine
     config: Callable[[], AppConfig]
     answers: dict[str, Answer]
+    groups: UserGroups | None = None  # resolves roles granted to Slack user groups
 
     def handle(self, ack: Ack, command: dict[str, Any], respond: Respond, request: BoltRequest) -> None:
         """Ack at once (usage, refusal or a placeholder); slow work answers later through `respond`."""
         user = str(command.get("user_id", ""))
-        retry = request.headers.get("x-slack-retry-num", [None])[0]
+        # Bolt maps Socket Mode's `retry_attempt` here too, as "0" on a first delivery
+        retry = int(request.headers.get("x-slack-retry-num", ["0"])[0] or 0)
         try:
             parsed = parse_command(str(command.get("text", "")))
         except CommandError as exc:
             ack(response_type="ephemeral", **blocks.usage(str(exc)))
             self._audit(user, "command.invalid", detail={"error": str(exc)})
             return
-        if not self._allowed(user, parsed.name):
+        try:
+            allowed = self._allowed(user, parsed.name)
+        except GroupsUnknown:
+            ack(response_type="ephemeral", text="Your role comes from a Slack user group, and Slack could not be "
+                                                  "asked who is in it just now; please try again in a minute.")
+            self._audit(user, f"command.{parsed.name}.refused", detail={"reason": "user groups unknown"})
+            return
+        if not allowed:
             role = required_role(parsed.name)
             ack(response_type="ephemeral", text=f"`/candidate {parsed.name}` is for {role} and above; "
                                                   "ask a HireBridge admin if you need it.")
@@ -54,7 +64,7 @@ class CandidateCommand:
             self._audit(user, f"command.{parsed.name}")
             return
         ack(response_type="ephemeral", text=WORKING.get(parsed.name, f"Working on `/candidate {parsed.name}`…"))
-        self._audit(user, f"command.{parsed.name}", detail={"slack_retry": int(retry)} if retry else None)
+        self._audit(user, f"command.{parsed.name}", detail={"slack_retry": retry} if retry > 0 else None)
         try:
             answer(parsed, command, respond)
         except Exception:
@@ -66,8 +76,16 @@ class CandidateCommand:
         minimum = required_role(name)
         if minimum is None:
             return True
-        role = self.config().role_of(user)
-        return role is not None and role.at_least(Role(minimum))
+        config, needed = self.config(), Role(minimum)
+        role = config.role_of(user)
+        if role is not None and role.at_least(needed):
+            return True
+        # only then ask who is in the user groups that would grant it
+        groups = [g for r in Role if r.at_least(needed) for g in config.roles.members(r) if g.startswith("S")]
+        if not groups or self.groups is None:
+            return False
+        role = config.role_of(user, self.groups.groups_of(user, groups))
+        return role is not None and role.at_least(needed)
 
     def _audit(self, user: str, action: str, detail: dict[str, Any] | None = None) -> None:
         """Who did what, when; never the query itself (it may be a person's email or name)."""

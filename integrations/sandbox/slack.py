@@ -25,13 +25,14 @@ from integrations.sandbox.base import (
 from integrations.sandbox.slack_blocks import block_errors as block_errors  # re-exported for callers
 from integrations.sandbox.slack_messages import BOT_ID, Message, SlackError, check_content, edit_message
 from integrations.sandbox.slack_response_urls import ResponseUrl, response_url_routes
+from integrations.sandbox.slack_socket import APP_METHODS, SocketHub, authenticate_app, socket_routes
 
 TEAM_NAME = "HireBridge Sandbox"
 _FAULT_ERRORS = {500: "internal_error", 503: "service_unavailable", 504: "request_timeout"}
 
 
 class SlackState(SimulatorState):
-    """One workspace: token, channels, users, what was posted, and the per-channel posting buckets."""
+    """One workspace: tokens, channels, users, what was posted, per-channel buckets, Socket Mode clients."""
 
     name = "slack"
 
@@ -39,13 +40,15 @@ class SlackState(SimulatorState):
                  clock: Clock = time.time) -> None:
         super().__init__(seed)
         self.post_rate, self.post_burst, self.clock = post_rate, post_burst, clock
-        self.bot_token, self.team_id, self.bot_user_id = "", "", ""
+        self.bot_token, self.app_token, self.team_id, self.bot_user_id = "", "", "", ""
         self.channels: dict[str, str] = {}
         self.users: dict[str, str] = {}
+        self.usergroups: dict[str, list[str]] = {}
         self.messages: list[Message] = []
         self.ephemeral: list[Message] = []
         self.updates: list[dict[str, Any]] = []
         self.response_urls: dict[str, ResponseUrl] = {}
+        self.sockets = SocketHub()
         self._buckets: dict[str, TokenBucket] = {}
         self._ts = 1_700_000_000_000_000  # microseconds: ts "1700000000.000100" onwards
 
@@ -83,15 +86,16 @@ class SlackState(SimulatorState):
             counts = {c: sum(m.channel == c for m in self.messages) for c in self.channels}
             return {**super().inspect(), "team_id": self.team_id, "messages_per_channel": counts,
                     "ephemeral": len(self.ephemeral), "updates": len(self.updates),
-                    "response_urls": len(self.response_urls)}
+                    "response_urls": len(self.response_urls), "socket": self.sockets.inspect()}
 
 
 def seed_sandbox(state: SlackState, workspace: world.SlackWorkspace = world.SLACK) -> SlackState:
-    """Load the sandbox workspace: bot token, team, bot user, channels, users."""
-    state.bot_token, state.team_id = workspace.bot_token, workspace.team_id
+    """Load the sandbox workspace: bot and app tokens, team, bot user, channels, users."""
+    state.bot_token, state.app_token, state.team_id = workspace.bot_token, workspace.app_token, workspace.team_id
     state.bot_user_id = workspace.bot_user_id
     state.channels.update(workspace.channels)
     state.users.update(workspace.users)
+    state.usergroups.update({group: list(members) for group, members in workspace.usergroups.items()})
     return state
 
 
@@ -204,6 +208,17 @@ def conversations_info(state: SlackState, args: dict[str, Any]) -> dict[str, Any
                         "purpose": {"value": "", "creator": "", "last_set": 0}}}
 
 
+def usergroups_users_list(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    """The members of a user group (ids only). reference: unconfirmed error name for an unknown group."""
+    group = str(args.get("usergroup") or "")
+    if not group:
+        raise SlackError("invalid_arguments")
+    if group not in state.usergroups:
+        raise SlackError("no_such_subteam")
+    with state.lock:
+        return {"users": list(state.usergroups[group])}
+
+
 METHODS: dict[str, Callable[[SlackState, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": auth_test,
     "chat.postMessage": post_message,
@@ -211,6 +226,7 @@ METHODS: dict[str, Callable[[SlackState, dict[str, Any]], dict[str, Any]]] = {
     "chat.update": update_message,
     "users.info": users_info,
     "conversations.info": conversations_info,
+    "usergroups.users.list": usergroups_users_list,
 }
 
 
@@ -223,17 +239,22 @@ def _fault(status: int) -> Response:
 
 
 def create_app(state: SlackState | None = None) -> Starlette:
-    """The Slack Web API simulator (`/api/<method>`); its state is on `app.state.sim`."""
+    """The Slack Web API simulator (`/api/<method>`, Socket Mode); its state is on `app.state.sim`."""
     state = state if state is not None else seed_sandbox(SlackState())
 
     @recorded(state, _fault)
     async def api(request: Request) -> Response:
-        method = METHODS.get(request.path_params["method"])
-        if method is None:  # reference: unconfirmed status for unknown methods
+        name = request.path_params["method"]
+        method, app_method = METHODS.get(name), APP_METHODS.get(name)
+        if method is None and app_method is None:  # reference: unconfirmed status for unknown methods
             return SlackError("unknown_method", 404).response()
         try:
             args = await _arguments(request)
+            if app_method is not None:  # app-level methods take the xapp- token, not the bot token
+                authenticate_app(state, request, args)
+                return JSONResponse({"ok": True, **app_method(state, request)})
             _authenticate(state, request, args)
+            assert method is not None
             return JSONResponse({"ok": True, **method(state, args)})
         except SlackError as exc:
             return exc.response()
@@ -243,7 +264,7 @@ def create_app(state: SlackState | None = None) -> Starlette:
 
     routes = [Route("/api/{method}", api, methods=["GET", "POST"]),
               Route("/_sandbox/messages", messages, methods=["GET"]),
-              *response_url_routes(state, _fault), *control_routes(state)]
+              *response_url_routes(state, _fault), *socket_routes(state), *control_routes(state)]
     app = Starlette(routes=routes)
     app.state.sim = state
     return app

@@ -69,6 +69,7 @@ class SlackWorkspace:
     bot_user_id: str
     channels: dict[str, str] = field(default_factory=dict)  # id -> name
     users: dict[str, str] = field(default_factory=dict)  # id -> real name
+    usergroups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # S… id -> member user ids
 
 
 def _gh_stages(first_id: int) -> tuple[Stage, ...]:
@@ -151,7 +152,9 @@ SLACK = SlackWorkspace(
         "U0NIA": "Nia Recruiter",
         "U0GUS": "Gus Recruiter",
         "U0HIRINGMGR": "Hana Hiring-Manager",
+        "U0LEE": "Lee Sourcer",
     },
+    usergroups={"S0SOURCERS": ("U0LEE",)},  # a role granted to a user group in the example config
 )
 
 #: environment variables the example config names, with their sandbox values (the demo sets these)

@@ -173,8 +173,9 @@ def test_config_example_uses_only_sandbox_channels_and_users() -> None:
 
     assert channels <= set(world.SLACK.channels)
     members = config.roles.admin + config.roles.ops + config.roles.recruiter
-    assert set(members) <= set(world.SLACK.users)
+    assert set(members) <= set(world.SLACK.users) | set(world.SLACK.usergroups)
     assert config.role_of("U0ADA") is Role.ADMIN
+    assert config.role_of("U0LEE") is None and config.role_of("U0LEE", ["S0SOURCERS"]) is Role.RECRUITER
     assert config.role_of("U0OLU") is Role.OPS
     assert {config.role_of(user) for user in ("U0RAE", "U0NIA", "U0GUS")} == {Role.RECRUITER}
 

@@ -58,3 +58,11 @@ def test_check_acks_at_once_and_answers_through_response_url(world: World, serve
     (reply,) = wait_for_response(world)
     assert "Jane Doe" in str(reply) and "Senior Backend Engineer" in str(reply)
     assert audit(world, 2) == ["command.check", "check.answered"]
+
+
+def test_commands_are_acked_while_slack_is_unreachable(world: World, server: RunningServer) -> None:
+    # Bolt's default authorization would call auth.test on the first request and fail every command
+    world.sims.states["slack"].faults.outage = True
+    answer = post(server, slash(world, "help"))
+    assert answer.status_code == 200 and "/candidate check" in answer.text
+    assert "Looking them up" in post(server, slash(world, "check jane@example.com")).text
