@@ -37,15 +37,22 @@ def slash(world: World, text: str, user: str = "U0RAE", channel: str = "C0ACMEEN
             "command": "/candidate", "text": text, "response_url": response_url, "trigger_id": trigger}
 
 
-def post(server: RunningServer, form: dict[str, str], *, secret: str = SLACK.signing_secret,
-         timestamp: int | None = None, retry: int | None = None) -> httpx.Response:
-    body = urlencode(form)
+def signed_headers(body: str, *, secret: str = SLACK.signing_secret, timestamp: int | None = None,
+                   retry: int | None = None) -> dict[str, str]:
+    """The headers Slack sends with `body`: a v0 HMAC signature of the timestamp and the body."""
     ts = str(timestamp if timestamp is not None else int(time.time()))
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    signature = str(SignatureVerifier(secret).generate_signature(timestamp=ts, body=body))
     headers = {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature,
                "Content-Type": "application/x-www-form-urlencoded"}
     if retry is not None:
         headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+    return headers
+
+
+def post(server: RunningServer, form: dict[str, str], *, secret: str = SLACK.signing_secret,
+         timestamp: int | None = None, retry: int | None = None) -> httpx.Response:
+    body = urlencode(form)
+    headers = signed_headers(body, secret=secret, timestamp=timestamp, retry=retry)
     return httpx.post(f"{server.url}/slack/events", content=body, headers=headers, timeout=10)
 
 
