@@ -20,6 +20,7 @@ from bench.results import Result
 #: Benchmark name -> the module whose `BENCHMARK` runs it; a later benchmark is one module and one line here.
 REGISTRY: dict[str, str] = {
     "import": "bench.import_bench",
+    "slack_ack": "bench.slack_ack",
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -90,9 +91,17 @@ def figure_row(f: Figure) -> list[str]:
     return [f"`{f.name}`", number(f.value), baseline, ratio, f.note]
 
 
-def result_section(r: Result) -> list[str]:
+def run_facts(command: str, quick: bool, now: datetime) -> dict[str, str]:
+    """What a section was measured with: the command, when, at which commit, at which size, on which machine."""
+    return {"command": f"`{command}`", "date (UTC)": now.strftime("%Y-%m-%d %H:%M:%S"),
+            "commit measured": f"`{git_commit()}`", "size": "quick (smoke sizes)" if quick else "full",
+            **machine()}
+
+
+def result_section(r: Result, facts: dict[str, str]) -> list[str]:
     goal = "met" if not r.failures else "**MISSED** — " + "; ".join(r.failures)
     lines = [f"## `{r.name}` — {r.title}", "", f"Goal: {goal}. Ran in {r.seconds:.1f} s.", ""]
+    lines += [*markdown_table(("", ""), list(facts.items())), ""]
     lines += markdown_table(("figure", "value", "baseline", "ratio", "notes"), [figure_row(f) for f in r.figures])
     if r.notes:
         lines += ["", *(f"- {n}" for n in r.notes)]
@@ -101,21 +110,52 @@ def result_section(r: Result) -> list[str]:
     return [*lines, ""]
 
 
-def header(command: str, quick: bool, now: datetime) -> list[str]:
-    facts = {"command": f"`{command}`", "date (UTC)": now.strftime("%Y-%m-%d %H:%M:%S"),
-             "commit measured": f"`{git_commit()}`", "size": "quick (smoke sizes)" if quick else "full",
-             **machine()}
-    return ["# Benchmark results", "",
-            "Written by `python -m bench`; do not edit by hand, run the command again.", "",
-            *markdown_table(("", ""), list(facts.items())), ""]
+HEADER = ["# Benchmark results", "",
+          "Written by `python -m bench`; do not edit by hand, run the command again. A run rewrites the sections "
+          "of the benchmarks it ran and keeps the others; each section says how, when and where it was measured.",
+          ""]
+_SECTION = re.compile(r"^## `([^`]+)`")
+_FACTS_ROW = "| commit measured |"
+
+
+def split_sections(text: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The lines before the first benchmark's section, and each section's lines (its title to the next one)."""
+    header: list[str] = []
+    sections: dict[str, list[str]] = {}
+    current = header
+    for line in text.split("\n"):
+        if match := _SECTION.match(line):
+            current = sections.setdefault(match.group(1), [])
+        current.append(line)
+    return header, sections
+
+
+def with_facts(section: list[str], facts: list[str]) -> list[str]:
+    """A section from an older file, whose run facts were in the file's header: given them back, after its goal."""
+    if any(line.startswith(_FACTS_ROW) for line in section) or not facts:
+        return section
+    at = next((i for i, line in enumerate(section) if line.startswith("Goal:")), 1) + 1
+    return [*section[:at], "", *facts, *section[at:]]
+
+
+def kept_sections(path: Path) -> dict[str, list[str]]:
+    """The sections already in `path`, each holding the facts of the run that measured it."""
+    if not path.exists():
+        return {}
+    header, sections = split_sections(path.read_text())
+    legacy = [line for line in header if line.startswith("|")]
+    facts = legacy if any(line.startswith(_FACTS_ROW) for line in legacy) else []
+    # every section ends with a blank line, so the next one starts a paragraph of its own
+    return {name: [*with_facts(lines, facts), *([] if lines[-1] == "" else [""])]
+            for name, lines in sections.items()}
 
 
 def write_markdown(path: Path, results: Sequence[Result], *, command: str, quick: bool) -> None:
-    lines = header(command, quick, datetime.now(UTC))
-    for r in results:
-        lines += result_section(r)
+    """Write each result's section into `path`, in place of its earlier one; other benchmarks' sections stay."""
+    facts = run_facts(command, quick, datetime.now(UTC))
+    sections = {**kept_sections(path), **{r.name: result_section(r, facts) for r in results}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join([*HEADER, *(line for lines in sections.values() for line in lines)]))
 
 
 def _plain(value: float) -> float | int:
