@@ -12,6 +12,7 @@ from bot.mirror import MIRROR
 from bot.pushback import PUSH_BACK
 from bot.runtime import Runtime
 from bot.slack_export import SLACK_EXPORT
+from bot.stage_events import ATS_EVENT
 from bot.sync import SYNC
 from bot.worker import Handler
 
@@ -26,6 +27,7 @@ def handlers_for(rt: Runtime) -> Mapping[str, Handler]:
         EXPORT: rt.exports().handle,
         SLACK_EXPORT: rt.slack_exports(),
         SCAN: rt.duplicate_scans(),
+        ATS_EVENT: rt.stage_events(),
         POLL: rt.inmail().handle,
         MIRROR: rt.mirror().handle,
         PUSH_BACK: rt.push_back().handle,

@@ -61,6 +61,10 @@ class Mirror:
             self.on_synced(session, tenant.id)
         return report
 
+    def absorb(self, session: Session, tenant: Tenant, person: AtsPerson) -> None:
+        """Take one person read from the ATS into the local index (e.g. first seen in a webhook)."""
+        self._absorb(session, tenant, person, MirrorReport())
+
     def _absorb(self, session: Session, tenant: Tenant, person: AtsPerson, report: MirrorReport) -> None:
         report.seen += 1
         ats_key = (IdentityKind.ATS.value, person.person_id)

@@ -25,6 +25,7 @@ from bot.pushback import PushBack
 from bot.settings import Settings
 from bot.slack.usergroups import UserGroups
 from bot.slack_export import SlackExports
+from bot.stage_events import StageEvents
 from bot.sync import SyncService
 from storage.db import build_engine
 from storage.models import utcnow
@@ -101,6 +102,9 @@ class Runtime:
 
     def slack_exports(self) -> SlackExports:
         return SlackExports(self.engine, self.app_config(), self.sync_service())
+
+    def stage_events(self) -> StageEvents:
+        return StageEvents(self.engine, self.app_config(), self.connections().ats_adapter, self.mirror())
 
     def duplicate_scans(self) -> DuplicateScans:
         return DuplicateScans(self.engine, self.app_config(), self.connections().ats_adapter)

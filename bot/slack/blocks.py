@@ -372,3 +372,39 @@ def _group_line(group: DuplicateGroup) -> str:
     names = [link(url, name or "(no name)") if url else esc(name or "(no name)") for name, url in group.records]
     why = ", ".join(MATCHED.get(kind, kind) for kind in group.shared)
     return _bounded([f"• {' · '.join(names)}", f"   _{esc(why)}_"])
+
+
+# --- stage alerts -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StageAlert:
+    candidate: str
+    role: str | None
+    from_stage: str | None
+    to_stage: str
+    actor: str | None
+    ats: str  # "Greenhouse" | "Lever"
+    ats_url: str | None
+    tenant: str
+
+
+STAGE_ICON = {"Hired": ":tada:", "Rejected": ":no_entry_sign:"}
+
+
+def stage_alert(alert: StageAlert) -> Message:
+    """A hiring channel's alert: who, which role, from → to, who moved them, the ATS link."""
+    move = f"{esc(alert.from_stage)} → *{esc(alert.to_stage)}*" if alert.from_stage else f"*{esc(alert.to_stage)}*"
+    role = f" — {esc(truncate(alert.role, MAX_NAME))}" if alert.role else ""
+    icon = STAGE_ICON.get(alert.to_stage, ":arrow_forward:")
+    head = f"{icon} *{esc(truncate(alert.candidate, MAX_NAME))}*{role}: {move}"
+    by = f"moved by {esc(alert.actor)} in {alert.ats}" if alert.actor else f"moved in {alert.ats}"
+    where = [by, esc(alert.tenant), *([link(alert.ats_url, f"Open in {alert.ats}")] if alert.ats_url else [])]
+    role_text = f" — {alert.role}" if alert.role else ""
+    text = f"{alert.candidate}{role_text}: {alert.from_stage or '?'} → {alert.to_stage}"
+    return message(text, [section(head), context(" · ".join(where))])
+
+
+def unmapped_stage(tenant_name: str, reason: str) -> Message:
+    """The ops notice for a stage the stage map does not name (posted once per job and stage)."""
+    return message(f"Unmapped ATS stage in {tenant_name}", [
+        section(f":warning: *Unmapped ATS stage in {esc(tenant_name)}*"), section(esc(reason))])

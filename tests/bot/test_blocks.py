@@ -16,6 +16,7 @@ from bot.slack.blocks import (
     TRUNCATED,
     DuplicateGroup,
     Message,
+    StageAlert,
     check_answer,
     dedupe_answer,
     export_answer,
@@ -23,6 +24,7 @@ from bot.slack.blocks import (
     export_problem,
     help_text,
     mapping_answer,
+    stage_alert,
     status_answer,
     usage,
 )
@@ -193,6 +195,8 @@ def huge_status() -> tuple[Status, dict[str, str]]:
     pytest.param(export_answer(lookup(replace(JANE, name=LONG, applications=MANY_APPS)), created=False,
                                matched_by="email", job=LONG), id="export-long"),
     pytest.param(export_problem(LONG), id="export-problem-long"),
+    pytest.param(stage_alert(StageAlert(LONG, LONG, LONG, LONG, LONG, "Greenhouse", "https://ats.example/1",
+                                        LONG)), id="stage-alert-long"),
     pytest.param(dedupe_answer(LONG, "greenhouse", 10**6, [DuplicateGroup(
         tuple((LONG, f"https://ats.example/{i}") for i in range(3)), ("email",))] * 100), id="dedupe-100-groups"),
     pytest.param(export_failed(LONG), id="export-failed-long"),
