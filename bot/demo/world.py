@@ -32,6 +32,8 @@ class Simulators:
         return self.servers[name].url
 
     def stop(self) -> None:
+        for server in self.servers.values():  # all at once: each takes a tick of its loop to notice
+            server.request_stop()
         for server in self.servers.values():
             server.stop()
 
