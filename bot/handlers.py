@@ -13,6 +13,7 @@ from bot.pushback import PUSH_BACK
 from bot.runtime import Runtime
 from bot.slack_export import SLACK_EXPORT
 from bot.stage_events import ATS_EVENT
+from bot.stage_push import STAGE_PUSH
 from bot.sync import SYNC
 from bot.worker import Handler
 
@@ -28,6 +29,7 @@ def handlers_for(rt: Runtime) -> Mapping[str, Handler]:
         SLACK_EXPORT: rt.slack_exports(),
         SCAN: rt.duplicate_scans(),
         ATS_EVENT: rt.stage_events(),
+        STAGE_PUSH: rt.stage_push(),
         POLL: rt.inmail().handle,
         MIRROR: rt.mirror().handle,
         PUSH_BACK: rt.push_back().handle,

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import Engine
 
+from bot.ats_webhooks import AtsWebhooks
 from bot.budget import DailyBudget
 from bot.config import load_config
 from bot.config_model import AppConfig
@@ -26,6 +27,7 @@ from bot.settings import Settings
 from bot.slack.usergroups import UserGroups
 from bot.slack_export import SlackExports
 from bot.stage_events import StageEvents
+from bot.stage_push import StagePush
 from bot.sync import SyncService
 from storage.db import build_engine
 from storage.models import utcnow
@@ -100,11 +102,19 @@ class Runtime:
         return Exports(self.engine, self.app_config(), self.environ, self.connections().linkedin,
                        self.sync_service(), self.linkedin_budget())
 
+    def ats_webhooks(self) -> AtsWebhooks:
+        return AtsWebhooks(self.engine, self.app_config(), self.environ)
+
     def slack_exports(self) -> SlackExports:
         return SlackExports(self.engine, self.app_config(), self.sync_service())
 
     def stage_events(self) -> StageEvents:
-        return StageEvents(self.engine, self.app_config(), self.connections().ats_adapter, self.mirror())
+        return StageEvents(self.engine, self.app_config(), self.connections().ats_adapter, self.mirror(),
+                           on_change=self.stage_push().schedule)
+
+    def stage_push(self) -> StagePush:
+        return StagePush(self.engine, self.app_config(), self.connections().linkedin, self.linkedin_budget(),
+                         self.push_back())
 
     def duplicate_scans(self) -> DuplicateScans:
         return DuplicateScans(self.engine, self.app_config(), self.connections().ats_adapter)

@@ -6,7 +6,8 @@ One `ats.event` work item per accepted webhook. Its handler, in the item's trans
    stage is the "from"); a change to the stage already recorded records nothing — replays are no-ops;
 3. an ATS stage the tenant's stage map does not name is reported to ops once and recorded, never alerted under
    a default name;
-4. queues one Slack message per alert route that wants the stage, unique per change and channel.
+4. queues the push of the application's stage history to LinkedIn (`on_change`), and one Slack message per
+   alert route that wants the stage, unique per change and channel.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class StageEvents:
     config: AppConfig
     ats_for: Callable[[str], AtsClient]
     mirror: Mirror
+    on_change: Callable[[Session, Tenant, int, str], None] | None = None  # e.g. push the stage to LinkedIn
     clock: Callable[[], datetime] = utcnow
 
     def __call__(self, session: Session, item: Claimed) -> None:
@@ -69,6 +71,8 @@ class StageEvents:
         if not change.mapped:
             self._report_unmapped(session, tenant, change)
             return
+        if self.on_change is not None:
+            self.on_change(session, tenant, change.application.id or 0, change.event_key)
         for route in tenant.alert_routes(change.application.job_id, change.to_stage):
             add_message(session, dedupe_key=f"alert:{tenant.id}:{change.event_key}:{route.channel}",
                         channel=route.channel, tenant_id=tenant.id, now=self.clock(),

@@ -13,7 +13,7 @@ from bot.stage_events import ATS_EVENT
 from integrations.ats import NewCandidate
 from storage.candidates import open_attention
 from storage.db import transaction
-from storage.models import Application, StageEvent
+from storage.models import Application, StageEvent, WorkItem
 from storage.queue import Priority, enqueue
 from tests.bot.world import World
 
@@ -119,3 +119,29 @@ def test_lever_changes_name_their_stages_through_the_map(world: World) -> None:
     assert history(world)[-1] == ("New lead", "Phone screen", "ats")
     (alert,) = posted(world, "C0NWHIRE")
     assert "New lead → *Phone screen*" in alert and "Platform Engineer" in alert
+
+
+def linkedin_stages(world: World, app: Application) -> list[str]:
+    state: Any = world.sims.states["linkedin"]
+    with state.lock:
+        found = [entities for (_, application), entities in state.stages.items()
+                 if application == app.ats_application_id]
+    entries = sorted((e["atsCreatedAt"], e["stage"]) for entities in found for e in entities.values())
+    return [stage for _, stage in entries]
+
+
+def test_ats_stage_changes_reach_linkedin_with_their_history(world: World) -> None:
+    app = exported(world)  # LinkedIn has not been sent the candidate yet: the push-back waits for its window
+    deliver(world, "acme", event(app, "gh-10", to_stage_id="7003", to_stage_name="Phone Screen"))
+    assert linkedin_stages(world, app) == ["Application Review", "Phone Screen"]
+    deliver(world, "acme", event(app, "gh-11", to_stage_id="7004", to_stage_name="Onsite"),
+            event(app, "gh-10", to_stage_id="7003", to_stage_name="Phone Screen"))  # a late replay
+    assert linkedin_stages(world, app) == ["Application Review", "Phone Screen", "Onsite"]
+
+
+def test_unmapped_stages_stay_off_linkedin(world: World) -> None:
+    app = exported(world)
+    deliver(world, "acme", event(app, "gh-12", to_stage_id="7999", to_stage_name="Take-home"))
+    assert "Take-home" not in linkedin_stages(world, app)
+    with Session(world.rt.engine) as s:
+        assert not s.exec(select(WorkItem).where(WorkItem.kind == "linkedin.stage_push")).all()
