@@ -48,7 +48,7 @@ def serve(
     socket_mode: Annotated[bool, typer.Option(
         "--socket-mode", help="Also connect to Slack over Socket Mode (needs SLACK_APP_TOKEN).")] = False,
 ) -> None:
-    """Run the web server: /healthz, Slack on /slack/events, LinkedIn pushes on /webhooks/linkedin/{tenant}."""
+    """Run the web server: /healthz, Slack on /slack/events, LinkedIn and ATS webhooks on /webhooks/…/{tenant}."""
     import uvicorn
 
     from bot.web import create_web_app
@@ -62,16 +62,16 @@ def serve(
         raise typer.Exit(2)
     if current_revision(rt.engine) != head_revision():
         err.print("[yellow]warning[/yellow] the database schema is not current: run `hirebridge db upgrade`")
-    exports, slack = None, None
+    exports, slack, ats_webhooks = None, None, None
     if rt.settings.config_path.exists():
         loaded(rt)
-        exports, slack = rt.exports(), rt.slack_app()
+        exports, slack, ats_webhooks = rt.exports(), rt.slack_app(), rt.ats_webhooks()
     else:
         err.print(f"[yellow]warning[/yellow] no config at {rt.settings.config_path}: only /healthz is served")
     if slack is None:
         err.print("[yellow]warning[/yellow] SLACK_SIGNING_SECRET is not set: /slack/events answers 503"
                   + (" (Socket Mode needs no signature)" if socket_mode else ""))
-    web = create_web_app(rt.engine, exports=exports, slack=slack)
+    web = create_web_app(rt.engine, exports=exports, slack=slack, ats_webhooks=ats_webhooks)
     if socket_mode:
         from bot.slack.socket_mode import SocketModeConnection, with_socket_mode
 

@@ -10,13 +10,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.ats_webhooks import AtsWebhooks
 from bot.exports import Exports
 from storage.db import ping
 
 MAX_WEBHOOK_BYTES = 1_000_000
 
 
-def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App | None = None) -> Starlette:
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it exceeds `limit` bytes (read no further)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App | None = None,
+                   ats_webhooks: AtsWebhooks | None = None) -> Starlette:
     """Build the ASGI app; everything it needs is passed in by the composition root."""
 
     async def healthz(request: Request) -> Response:
@@ -31,8 +45,8 @@ def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App
     async def linkedin_push(request: Request) -> Response:
         """One-Click Export push: verified against the raw bytes, recorded, queued; answered at once."""
         assert exports is not None
-        body = await request.body()
-        if len(body) > MAX_WEBHOOK_BYTES:
+        body = await _body_within(request, MAX_WEBHOOK_BYTES)
+        if body is None:
             return JSONResponse({"error": "body too large"}, status_code=413)
         status, answer = await run_in_threadpool(
             exports.accept, request.path_params["tenant"], body, request.headers.get("x-li-signature"))
@@ -46,12 +60,31 @@ def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App
         status, answer = exports.challenge(request.path_params["tenant"], code)
         return JSONResponse(answer, status_code=status)
 
+    async def greenhouse_webhook(request: Request) -> Response:
+        """Greenhouse webhook: verified against the raw bytes, recorded, queued; answered at once."""
+        assert ats_webhooks is not None
+        body = await _body_within(request, MAX_WEBHOOK_BYTES)
+        if body is None:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        status, answer = await run_in_threadpool(
+            ats_webhooks.accept_greenhouse, request.path_params["tenant"], body, request.headers)
+        return JSONResponse(answer, status_code=status)
+
+    async def lever_webhook(request: Request) -> Response:
+        """Lever webhook: its signature is inside the body; verified, recorded, queued; answered at once."""
+        assert ats_webhooks is not None
+        body = await _body_within(request, MAX_WEBHOOK_BYTES)
+        if body is None:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        status, answer = await run_in_threadpool(ats_webhooks.accept_lever, request.path_params["tenant"], body)
+        return JSONResponse(answer, status_code=status)
+
     async def slack_events(request: Request) -> Response:
         """Commands, interactivity and events: Bolt verifies the signature on the raw body, off the loop."""
         if slack is None:
             return JSONResponse({"error": "Slack is not configured (SLACK_SIGNING_SECRET)"}, status_code=503)
-        body = await request.body()
-        if len(body) > MAX_WEBHOOK_BYTES:
+        body = await _body_within(request, MAX_WEBHOOK_BYTES)
+        if body is None:
             return JSONResponse({"error": "body too large"}, status_code=413)
         bolt_request = BoltRequest(body=body.decode("utf-8", "replace"), headers=dict(request.headers))
         answer = await run_in_threadpool(slack.dispatch, bolt_request)
@@ -66,5 +99,10 @@ def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App
         routes += [
             Route("/webhooks/linkedin/{tenant}", linkedin_push, methods=["POST"]),
             Route("/webhooks/linkedin/{tenant}", linkedin_challenge, methods=["GET"]),
+        ]
+    if ats_webhooks is not None:
+        routes += [
+            Route("/webhooks/greenhouse/{tenant}", greenhouse_webhook, methods=["POST"]),
+            Route("/webhooks/lever/{tenant}", lever_webhook, methods=["POST"]),
         ]
     return Starlette(routes=routes)
