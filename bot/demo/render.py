@@ -14,7 +14,7 @@ EMOJI = {
     ":white_check_mark:": "✅", ":x:": "❌", ":warning:": "⚠️ ", ":rotating_light:": "🚨",
     ":tada:": "🎉", ":mag:": "🔎", ":link:": "🔗", ":bust_in_silhouette:": "👤",
     ":busts_in_silhouette:": "👥", ":large_green_circle:": "🟢", ":recycle:": "♻️ ",
-    ":hourglass_flowing_sand:": "⏳",
+    ":hourglass_flowing_sand:": "⏳", ":arrow_forward:": "▶️ ", ":no_entry_sign:": "🚫",
 }
 
 

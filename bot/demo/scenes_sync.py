@@ -34,8 +34,10 @@ def person(first: str, last: str, slug: str, **extra: Any) -> dict[str, Any]:
 
 def start_web(demo: Demo) -> None:
     """Serve the bot's web app and register each tenant's One-Click Export callback with LinkedIn."""
-    web = serve_in_thread(create_web_app(demo.rt.engine, exports=demo.rt.exports()), "hirebridge")
+    web = serve_in_thread(create_web_app(demo.rt.engine, exports=demo.rt.exports(),
+                                         ats_webhooks=demo.rt.ats_webhooks()), "hirebridge")
     demo.extra_servers.append(web)
+    demo.web_url = web.url
     for tenant in CLIENT_IDS:
         demo.rt.connections().linkedin(tenant).register_callback_url(f"{web.url}/webhooks/linkedin/{tenant}")
     demo.console.print(f"  hirebridge serve is listening on {web.url}; LinkedIn callbacks registered")

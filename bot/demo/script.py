@@ -18,6 +18,7 @@ from sqlmodel import Session
 from bot.config import check_config, format_report, load_config
 from bot.demo.render import show_messages
 from bot.demo.scenes_slack import scene_slack_commands
+from bot.demo.scenes_stages import scene_stage_alerts
 from bot.demo.scenes_sync import scene_calls, scene_exports, scene_inmail
 from bot.demo.world import Simulators, sandbox_config, start_simulators
 from bot.domain.prospect import NeedsAttention, Prospect
@@ -63,6 +64,7 @@ class Demo:
     synced: list[tuple[str, Prospect, Outcome | NeedsAttention]] = field(default_factory=list)
     handler_overrides: dict[str, Handler] = field(default_factory=dict)
     ats_calls_before: dict[str, int] = field(default_factory=dict)
+    web_url: str = ""  # the bot's web server (`hirebridge serve`), once started
 
     def step(self, title: str, story: str) -> None:
         self.console.print()
@@ -185,7 +187,7 @@ def report_all(demo: Demo, run: str, tenants: list[str] | None = None) -> None:
 
 
 def scene_outage(demo: Demo) -> bool:
-    demo.step("8. Greenhouse outage",
+    demo.step("9. Greenhouse outage",
               "Greenhouse answers 503. The check fails, is retried with exponential backoff and jitter, "
               "and succeeds once Greenhouse is back. Nothing is lost.")
     faults = demo.sims.states["greenhouse"].faults
@@ -206,7 +208,7 @@ def scene_outage(demo: Demo) -> bool:
 
 
 def scene_dead_letter(demo: Demo) -> bool:
-    demo.step("9. A revoked credential",
+    demo.step("10. A revoked credential",
               "Lever refuses globex's API key. Retrying cannot fix that: the item goes straight to the "
               "dead-letter queue with its error, ops fix the key, and `hirebridge dlq retry` replays it.")
     faults = demo.sims.states["lever"].faults
@@ -230,13 +232,13 @@ def scene_dead_letter(demo: Demo) -> bool:
 
 
 def scene_slack(demo: Demo) -> bool:
-    demo.step("10. What Slack saw", "Every message the bot posted, as the sandbox Slack workspace recorded it.")
+    demo.step("11. What Slack saw", "Every message the bot posted, as the sandbox Slack workspace recorded it.")
     response = httpx.get(f"{demo.sims.url('slack')}/_sandbox/messages", timeout=10)
     messages = response.json()["messages"]
     channels = getattr(demo.sims.states["slack"], "channels", {})
     show_messages(demo.console, messages, channels)
-    # one morning report per tenant, then one during and one after each of the two incidents
-    return len(messages) == len(demo.rt.app_config().tenants) + 4
+    # one morning report per tenant, two stage alerts, then one during and one after each of the two incidents
+    return len(messages) == len(demo.rt.app_config().tenants) + 2 + 4
 
 
 def show_health(demo: Demo, tenant_id: str) -> None:
@@ -276,6 +278,6 @@ def summary(demo: Demo, elapsed: float, ok: bool) -> None:
 
 SCENES: list[Callable[[Demo], bool]] = [
     scene_config, scene_setup, scene_connect, scene_exports, scene_calls, scene_inmail, scene_slack_commands,
-    scene_outage,
+    scene_stage_alerts, scene_outage,
     scene_dead_letter, scene_slack,
 ]

@@ -20,5 +20,7 @@ def test_demo_runs_every_scene_and_exits_zero() -> None:
                    "Greenhouse not working", "hirebridge dlq list", "demo complete",
                    "Recruiters ask in Slack", "/candidate check linkedin.com/in/Omar-Haddad",
                    "Exported to Greenhouse (Acme)", "no duplicate created", "(Slack retry #1)",
-                   "Sync health: all good", "is for ops and above"):
+                   "Sync health: all good", "is for ops and above", "Hiring managers hear about it",
+                   "Application Review → Phone Screen (ats)", "New lead → Phone screen (ats)",
+                   "Omar Haddad — Senior Backend Engineer: Application Review →"):
         assert needle in text, needle
