@@ -13,6 +13,7 @@ from bot.pushback import PUSH_BACK
 from bot.runtime import Runtime
 from bot.slack_export import SLACK_EXPORT
 from bot.stage_events import ATS_EVENT
+from bot.stage_moves import STAGE_MOVE
 from bot.stage_push import STAGE_PUSH
 from bot.sync import SYNC
 from bot.worker import Handler
@@ -30,6 +31,7 @@ def handlers_for(rt: Runtime) -> Mapping[str, Handler]:
         SCAN: rt.duplicate_scans(),
         ATS_EVENT: rt.stage_events(),
         STAGE_PUSH: rt.stage_push(),
+        STAGE_MOVE: rt.stage_moves(),
         POLL: rt.inmail().handle,
         MIRROR: rt.mirror().handle,
         PUSH_BACK: rt.push_back().handle,

@@ -16,13 +16,14 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from bot.budget import DailyBudget
-from bot.config_model import AppConfig, Tenant
+from bot.config_model import AppConfig, LinkedInEvent, Tenant
 from bot.domain.prospect import Prospect
+from bot.stage_moves import StageMoves
 from bot.sync import SyncService
 from integrations.ats import AtsClient
 from integrations.linkedin import LinkedInClient
 from integrations.linkedin_models import ConversationEvent, MailStub
-from storage.candidates import first_owner, read_cursor, write_cursor
+from storage.candidates import applications_of, first_owner, read_cursor, write_cursor
 from storage.db import transaction
 from storage.models import Candidate, IdentityKind, Note, table, utcnow
 from storage.queue import Claimed, Priority, enqueue
@@ -55,6 +56,7 @@ class InMailPoller:
     ats_for: Callable[[str], AtsClient]
     sync: SyncService
     budget: DailyBudget
+    moves: StageMoves | None = None  # LinkedIn → ATS: an InMail sent or answered may move the application
     clock: Callable[[], datetime] = utcnow
 
     def enqueue(self, session: Session, tenant_id: str, run: str) -> int | None:
@@ -80,12 +82,16 @@ class InMailPoller:
             stubs = [s for seat in conn.seats for s in client.mail_stubs(conn.contract, seat, *window)]
         # Claims use their own transactions, so the item's session is written only after the last one
         # (on SQLite a session holding the write lock would block the next claim).
-        done = [n for n in (self._note(tenant, event) for event in events) if n is not None]
-        for note_id, ats_note_id in done:
+        done = [(n, event) for event in events if (n := self._note(tenant, event)) is not None]
+        for (note_id, ats_note_id), event in done:
             row = session.get(Note, note_id)
             assert row is not None
             row.ats_note_id = ats_note_id
             session.add(row)
+            if self.moves is not None:
+                kind: LinkedInEvent = "inmail_sent" if event.is_outbound else "inmail_replied"
+                for app in applications_of(session, tenant.id, [row.candidate_id]):
+                    self.moves.schedule(session, tenant, app, kind, note_ref(event))
         for stub in stubs:
             self.sync.enqueue(session, tenant.id, stub_prospect(stub))
         write_cursor(session, tenant.id, "linkedin_poll", end.isoformat())

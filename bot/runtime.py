@@ -27,6 +27,7 @@ from bot.settings import Settings
 from bot.slack.usergroups import UserGroups
 from bot.slack_export import SlackExports
 from bot.stage_events import StageEvents
+from bot.stage_moves import StageMoves
 from bot.stage_push import StagePush
 from bot.sync import SyncService
 from storage.db import build_engine
@@ -121,7 +122,12 @@ class Runtime:
 
     def inmail(self) -> InMailPoller:
         return InMailPoller(self.engine, self.app_config(), self.connections().linkedin,
-                            self.connections().ats_adapter, self.sync_service(), self.linkedin_budget())
+                            self.connections().ats_adapter, self.sync_service(), self.linkedin_budget(),
+                            moves=self.stage_moves())
+
+    def stage_moves(self) -> StageMoves:
+        return StageMoves(self.engine, self.app_config(), self.connections().ats_adapter,
+                          on_change=self.stage_push().schedule)
 
     def __enter__(self) -> Runtime:
         return self

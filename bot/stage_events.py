@@ -73,10 +73,7 @@ class StageEvents:
             return
         if self.on_change is not None:
             self.on_change(session, tenant, change.application.id or 0, change.event_key)
-        for route in tenant.alert_routes(change.application.job_id, change.to_stage):
-            add_message(session, dedupe_key=f"alert:{tenant.id}:{change.event_key}:{route.channel}",
-                        channel=route.channel, tenant_id=tenant.id, now=self.clock(),
-                        payload=blocks.stage_alert(_alert(tenant, change, event)))
+        queue_alerts(session, tenant, change, event.get("actor"), self.clock())
 
     def record(self, session: Session, tenant: Tenant, event: dict[str, Any]) -> Change | None:
         """Record the change on the local application; None when it changes nothing (a replay, an echo)."""
@@ -153,10 +150,14 @@ class StageEvents:
                         tenant_id=tenant.id, now=self.clock(), payload=blocks.unmapped_stage(tenant.name, reason))
 
 
-def _alert(tenant: Tenant, change: Change, event: dict[str, Any]) -> blocks.StageAlert:
+def queue_alerts(session: Session, tenant: Tenant, change: Change, actor: str | None, now: datetime) -> None:
+    """One message per alert route that names the new stage, unique per change and channel (the outbox)."""
     job = tenant.job(change.application.job_id)
     c = change.candidate
-    return blocks.StageAlert(
+    alert = blocks.StageAlert(
         candidate=f"{c.first_name} {c.last_name}".strip() or "A candidate", role=job.name if job else None,
-        from_stage=change.from_stage, to_stage=change.to_stage, actor=event.get("actor"),
+        from_stage=change.from_stage, to_stage=change.to_stage, actor=actor,
         ats=LABEL.get(tenant.ats, tenant.ats), ats_url=c.ats_url, tenant=tenant.name)
+    for route in tenant.alert_routes(change.application.job_id, change.to_stage):
+        add_message(session, dedupe_key=f"alert:{tenant.id}:{change.event_key}:{route.channel}",
+                    channel=route.channel, tenant_id=tenant.id, now=now, payload=blocks.stage_alert(alert))

@@ -127,7 +127,7 @@ def scene_inmail(demo: Demo) -> bool:
     demo.step("6. InMail history becomes ATS notes",
               "Rae wrote to Omar on LinkedIn and he answered. The poll reads the seat's InMails in windows of at "
               "most 12 hours and writes each message as one note on his Greenhouse record; a second poll "
-              "writes nothing again.")
+              "writes nothing again. His answer also moves his application to Recruiter Screen in Greenhouse.")
     state: Any = demo.sims.states["linkedin"]
     omar = next(e["candidate"]["member"] for x in state.exports.values() for e in x.elements
                 if e["candidate"]["firstName"] == "Omar")
@@ -147,7 +147,11 @@ def scene_inmail(demo: Demo) -> bool:
     notes = demo.rt.connections().ats_adapter("acme").list_notes(person_id)
     for _, body in notes[:1]:
         demo.console.print(f"  [dim]{body.splitlines()[0]} — {body.splitlines()[1]}[/dim]")
-    return written == [2, 0] and len(notes) == 2
+    demo.drain()  # his answer moves his application (linkedin_events.inmail_replied)
+    person = demo.rt.connections().ats_adapter("acme").get_person(person_id)
+    stages = [a.stage_name for a in person.applications] if person else []
+    demo.console.print(f"  his answer moved his Greenhouse application to: {', '.join(map(str, stages))}")
+    return written == [2, 0] and len(notes) == 2 and stages == ["Recruiter Screen"]
 
 
 def scene_calls(demo: Demo) -> bool:

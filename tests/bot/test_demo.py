@@ -21,6 +21,8 @@ def test_demo_runs_every_scene_and_exits_zero() -> None:
                    "Recruiters ask in Slack", "/candidate check linkedin.com/in/Omar-Haddad",
                    "Exported to Greenhouse (Acme)", "no duplicate created", "(Slack retry #1)",
                    "Sync health: all good", "is for ops and above", "Hiring managers hear about it",
-                   "Application Review → Phone Screen (ats)", "New lead → Phone screen (ats)",
-                   "Omar Haddad — Senior Backend Engineer: Application Review →"):
+                   "Application Review → Recruiter Screen → Phone Screen",
+                   "New lead → Phone screen (ats)",
+                   "his answer moved his Greenhouse application to: Recruiter Screen",
+                   "Omar Haddad — Senior Backend Engineer: Recruiter Screen →"):
         assert needle in text, needle
