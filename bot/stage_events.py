@@ -63,8 +63,13 @@ class StageEvents:
     def __call__(self, session: Session, item: Claimed) -> None:
         tenant = self.config.tenant(item.payload["tenant"])
         event: dict[str, Any] = item.payload["event"]
+        if event.get("kind") == "candidate_updated" and event.get("person_id"):
+            person = self.ats_for(tenant.id).get_person(str(event["person_id"]))
+            if person is not None:  # contact details, links, employer: the local index follows the ATS
+                self.mirror.absorb(session, tenant, person)
+            return
         if event.get("kind") not in STAGE_KINDS or not event.get("application_id"):
-            return  # merges, deletions and profile updates are other capabilities; the inbox keeps them
+            return  # merges and deletions belong to duplicate merging and erasure; the inbox keeps them
         change = self.record(session, tenant, event)
         if change is None:
             return

@@ -42,7 +42,8 @@ def scene_stage_alerts(demo: Demo) -> bool:
               "Greenhouse and Lever send signed webhooks when a recruiter moves a candidate. The bot checks the "
               "signature, records the move (Greenhouse does not say where from, so the last stage seen is the "
               "'from'), writes the stage history to LinkedIn Recruiter, and alerts the channels whose routes "
-              "name the stage — once. Lever then re-sends one webhook, as vendors do: nothing changes.")
+              "name the stage — once. Lever then re-sends one webhook, as vendors do: nothing changes. A stage "
+              "the map does not name is recorded and reported to ops once, never alerted under a default.")
     web = demo.web_url
     gh, lever = demo.sims.url("greenhouse"), demo.sims.url("lever")
     httpx.post(f"{gh}/_sandbox/webhooks", json={"url": f"{web}/webhooks/greenhouse/acme",
@@ -70,6 +71,12 @@ def scene_stage_alerts(demo: Demo) -> bool:
             "id": "demo-lever-ana-phone"}).json()
         resent.append(answer["ok"])
         demo.console.print(f"  Lever: Ana Lima to Phone screen ({attempt})")
+    omar_data, _ = application_of(demo, "acme", "Omar", "4402")
+    odd = {"account": ACME_GREENHOUSE.client_id, "action": "candidate_stage_change",
+           "application_id": int(omar_data.ats_application_id), "to_stage_id": 7106}
+    httpx.post(f"{gh}/_sandbox/emit", json=odd, timeout=10).raise_for_status()
+    demo.console.print("  Greenhouse: someone moves Omar's Data Engineer application to 'Take-home Assignment', "
+                       "a stage the stage map does not name")
     for state in ("greenhouse", "lever"):
         sim: Any = demo.sims.states[state]
         sim.webhooks.join(10)
@@ -82,6 +89,8 @@ def scene_stage_alerts(demo: Demo) -> bool:
                        highlight=False)
     messages = httpx.get(f"{demo.sims.url('slack')}/_sandbox/messages", timeout=10).json()["messages"]
     alerts = [m for m in messages if m["channel"] in ("C0ACMEENG", "C0NWHIRE")]
+    notices = [m for m in messages if m["channel"] == "C0ACMEOPS" and "Unmapped" in m["text"]]
     history = stage_history(demo, omar) + stage_history(demo, ana)
-    return (len(alerts) == 2 and all(resent) and linkedin_stages(demo, omar)[-1:] == ["Phone Screen"]
-            and sum("Phone" in h for h in history) == 2)
+    return (len(alerts) == 2 and len(notices) == 1 and all(resent)
+            and linkedin_stages(demo, omar)[-1:] == ["Phone Screen"] and sum("Phone" in h for h in history) == 2
+            and "Take-home Assignment" not in linkedin_stages(demo, omar_data))

@@ -95,6 +95,13 @@ class Demo:
         report = Notifier(self.rt.outbox, self.rt.slack()).relay_once(limit=100)
         self.tally.slack_messages += report.sent
 
+    def flush_outbox(self, timeout: float = 10.0) -> None:
+        """Relay until nothing waits: a channel's burst is paced by Slack (429, Retry-After), so wait for it."""
+        deadline = time.monotonic() + timeout
+        while self.rt.outbox.counts()["pending"] and time.monotonic() < deadline:
+            time.sleep(0.25)
+            self.relay()
+
     def enqueue(self, kind: str, payload: dict[str, str], key: str) -> None:
         with transaction(self.rt.engine) as session:
             enqueue(session, kind, payload, dedupe_key=key, tenant_id=payload.get("tenant"))
@@ -233,12 +240,14 @@ def scene_dead_letter(demo: Demo) -> bool:
 
 def scene_slack(demo: Demo) -> bool:
     demo.step("11. What Slack saw", "Every message the bot posted, as the sandbox Slack workspace recorded it.")
+    demo.flush_outbox()
     response = httpx.get(f"{demo.sims.url('slack')}/_sandbox/messages", timeout=10)
     messages = response.json()["messages"]
     channels = getattr(demo.sims.states["slack"], "channels", {})
     show_messages(demo.console, messages, channels)
-    # one morning report per tenant, two stage alerts, then one during and one after each of the two incidents
-    return len(messages) == len(demo.rt.app_config().tenants) + 2 + 4
+    # one morning report per tenant, two stage alerts and an unmapped-stage notice, then one during and one after
+    # each of the two incidents
+    return len(messages) == len(demo.rt.app_config().tenants) + 3 + 4
 
 
 def show_health(demo: Demo, tenant_id: str) -> None:

@@ -85,7 +85,8 @@ ACME_GREENHOUSE = GreenhouseAccount(
     users=(User("91", "Rae Recruiter", "rae@acme.example"), User("92", "Olu Ops", "olu@acme.example")),
     jobs=(
         Job("4401", "Senior Backend Engineer", "Engineering", _gh_stages(7001)),
-        Job("4402", "Data Engineer", "Data", _gh_stages(7101)),
+        # 7106 is a stage the example config's stage map leaves out: the demo shows the ops notice it causes
+        Job("4402", "Data Engineer", "Data", (*_gh_stages(7101), Stage("7106", "Take-home Assignment"))),
     ),
 )
 

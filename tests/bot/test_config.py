@@ -135,9 +135,10 @@ def test_config_example_matches_the_greenhouse_world() -> None:
     assert acme.greenhouse.client_id == account.client_id
     assert str(acme.greenhouse.user_id) == account.users[0].id
     assert [job.id for job in acme.jobs] == [job.id for job in account.jobs]
+    left_out = {"7106"}  # the sandbox's unmapped stage, on purpose: the demo shows its ops notice
     for job in account.jobs:
         assert {stage.id: acme.stage_name(stage.id, job.id) for stage in job.stages} == {
-            stage.id: stage.name for stage in job.stages
+            stage.id: None if stage.id in left_out else stage.name for stage in job.stages
         }
 
 

@@ -22,7 +22,7 @@ def test_demo_runs_every_scene_and_exits_zero() -> None:
                    "Exported to Greenhouse (Acme)", "no duplicate created", "(Slack retry #1)",
                    "Sync health: all good", "is for ops and above", "Hiring managers hear about it",
                    "Application Review → Recruiter Screen → Phone Screen",
-                   "New lead → Phone screen (ats)",
+                   "New lead → Phone screen (ats)", "Unmapped ATS stage in Acme",
                    "his answer moved his Greenhouse application to: Recruiter Screen",
                    "Omar Haddad — Senior Backend Engineer: Recruiter Screen →"):
         assert needle in text, needle

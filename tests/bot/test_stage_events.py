@@ -13,7 +13,7 @@ from bot.stage_events import ATS_EVENT
 from integrations.ats import NewCandidate
 from storage.candidates import open_attention
 from storage.db import transaction
-from storage.models import Application, StageEvent, WorkItem
+from storage.models import Application, Candidate, CandidateIdentity, StageEvent, WorkItem
 from storage.queue import Priority, enqueue
 from tests.bot.world import World
 
@@ -145,3 +145,15 @@ def test_unmapped_stages_stay_off_linkedin(world: World) -> None:
     assert "Take-home" not in linkedin_stages(world, app)
     with Session(world.rt.engine) as s:
         assert not s.exec(select(WorkItem).where(WorkItem.kind == "linkedin.stage_push")).all()
+
+
+def test_a_candidate_update_refreshes_the_local_index(world: World) -> None:
+    app = exported(world)
+    with Session(world.rt.engine) as s:
+        person_id = s.exec(select(Candidate)).one().ats_candidate_id
+    assert person_id is not None
+    world.rt.connections().ats_adapter("acme").update_person(person_id, add_emails=["jane.doe@new.example"])
+    deliver(world, "acme", {**event(app, "gh-20", kind="candidate_updated"), "person_id": person_id})
+    with Session(world.rt.engine) as s:
+        keys = {(k.kind, k.value) for k in s.exec(select(CandidateIdentity)).all()}
+    assert ("email", "jane.doe@new.example") in keys
