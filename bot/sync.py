@@ -257,11 +257,13 @@ class SyncService:
         if session.execute(select(STAGE_EVENTS.c.id).where(STAGE_EVENTS.c.event_key == key)).first():
             return
         a = APPLICATIONS.c
+        origin = "slack" if prospect.source == "slack" else "linkedin"  # `/candidate export` vs LinkedIn's own
         local_id = session.execute(select(a.id).where(
             a.tenant_id == tenant.id, a.ats_application_id == app.application_id)).scalar_one()
         session.add(StageEvent(tenant_id=tenant.id, application_id=local_id, event_key=key, from_stage=None,
-                               to_stage=app.stage_name or app.stage_id or "?", source="linkedin",
-                               actor=f"linkedin:{prospect.source}", occurred_at=self.clock()))
+                               to_stage=app.stage_name or app.stage_id or "?", source=origin,
+                               actor="/candidate export" if origin == "slack" else f"linkedin:{prospect.source}",
+                               occurred_at=self.clock()))
 
 
 def person_keys(person: AtsPerson, region: str) -> list[tuple[str, str]]:

@@ -62,6 +62,7 @@ def test_exporting_someone_new_creates_them_once_and_answers_with_the_link(world
     (reply,) = finish(world)
     assert "Exported to Greenhouse (Acme)" in str(reply) and "Senior Backend Engineer" in str(reply)
     assert "Open in Greenhouse" in str(reply) and reply["replace_original"]
+    assert "from Slack, by /candidate export" in str(reply)  # the first stage's history says where it came from
     (person,) = [p for p in world.people("acme") if p.first_name == "Ada"]
     assert person.last_name == "Lovelace"
     assert [a.job_id for a in person.applications] == ["4401"]
