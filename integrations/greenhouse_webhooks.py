@@ -23,6 +23,7 @@ ACTIONS: dict[str, AtsEventKind] = {
     "hire_candidate": "hired",
     "reject_candidate": "rejected",
     "unreject_candidate": "unrejected",
+    "unhire_candidate": "unrejected",  # back to an active application, as an unreject is
     "update_candidate": "candidate_updated",
     "merge_candidate": "merged",
     "delete_candidate": "deleted",

@@ -57,9 +57,10 @@ def test_greenhouse_without_last_activity_is_dated_now() -> None:
     assert greenhouse(payload("greenhouse_webhook_hire_candidate")).occurred_at == NOW
 
 
-def test_greenhouse_unreject_reads_as_unrejected() -> None:
+@pytest.mark.parametrize("action", ["unreject_candidate", "unhire_candidate"])
+def test_greenhouse_unreject_and_unhire_read_as_back_to_active(action: str) -> None:
     body = payload("greenhouse_webhook_reject_candidate")
-    body["action"] = "unreject_candidate"
+    body["action"] = action
     body["payload"]["application"].update(status="active", rejected_at=None, rejection_reason=None)
     event = greenhouse(body)
     assert (event.kind, event.status, event.to_stage_name) == ("unrejected", "active", "Offer")
