@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import JSON, Column, DateTime, Index, MetaData, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, MetaData, Table, Text, UniqueConstraint, false
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -228,18 +228,28 @@ class WorkItem(SQLModel, table=True):
 class OutboxMessage(SQLModel, table=True):
     """A Slack message to post, written in the same transaction as the change that caused it."""
 
-    __table_args__ = (Index("ix_outbox_claim", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_claim", "state", "next_attempt_at"),
+        # The claim's per-channel checks: older unfinished posts and the one in flight; the last post's time.
+        Index("ix_outbox_lane", "paced_channel", "state", "id"),
+        Index("ix_outbox_lane_sent", "paced_channel", "sent_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(unique=True, max_length=255)
     tenant_id: str | None = Field(default=None, max_length=64)
     channel: str = Field(max_length=64)
+    # The channel a post is paced in (in order, one per pace); None for answers sent to a `response_url`.
+    paced_channel: str | None = Field(default=None, max_length=64)
     payload: dict[str, Any] = json_col()
     state: str = Field(default=OutboxState.PENDING, max_length=16)
     attempts: int = 0
     next_attempt_at: datetime = ts(default_now=True)
     claimed_until: datetime | None = ts(nullable=True)
     slack_ts: str | None = None
+    # An earlier attempt may have reached Slack (its sender died mid-send, or the connection broke):
+    # the relay looks for the message in the channel before posting it again.
+    maybe_posted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = ts(default_now=True)
     sent_at: datetime | None = ts(nullable=True)

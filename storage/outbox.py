@@ -1,4 +1,18 @@
-"""The Slack outbox: messages written with the change that caused them, then claimed and sent by a relay."""
+"""The Slack outbox: messages written with the change that caused them, then claimed and sent by a relay.
+
+The claim paces channel posts (about one per second per channel, across relay processes). A post is
+claimable only while it is its channel's head (no older post to that channel is pending or sending),
+nothing is in flight to that channel, and the channel's last post went out at least `pace` ago.
+Answers to a `response_url` are not channel posts: they have no `paced_channel` and are never held.
+
+Why only the head: on PostgreSQL two relays can claim at the same instant, each on a snapshot that does
+not show the other's uncommitted claim. Had the rule been "any due post of a channel with nothing in
+flight", each could take a different post of one channel. Both can only ever pick the head; SKIP LOCKED
+gives it to one, and a relay whose snapshot predates another's committed claim re-checks the head's row
+when it locks it (READ COMMITTED re-evaluates the row's own conditions) and drops it. On SQLite the
+writer is single (BEGIN IMMEDIATE). Holding a channel behind its head also keeps its posts in order, and
+makes a 429's Retry-After (or a retry's backoff) hold the channel: the next post would be refused too.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import ColumnElement, Engine, case, exists, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -26,6 +40,9 @@ class Pending:
     channel: str
     payload: dict[str, Any]
     attempts: int
+    created_at: datetime
+    #: an earlier attempt may have reached Slack: look for the message before posting it again
+    maybe_posted: bool = False
 
 
 def add_message(session: Session, *, dedupe_key: str, channel: str, payload: dict[str, Any],
@@ -33,51 +50,80 @@ def add_message(session: Session, *, dedupe_key: str, channel: str, payload: dic
     """Queue a message in the caller's transaction; None if `dedupe_key` was already queued (never twice)."""
     now = now or utcnow()
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    paced_channel = None if payload.get("response_url") else channel  # an answer is not a channel post
     stmt = insert(OutboxMessage).values(
-        dedupe_key=dedupe_key, channel=channel, payload=payload, tenant_id=tenant_id,
-        state=OutboxState.PENDING, attempts=0, next_attempt_at=now, created_at=now,
+        dedupe_key=dedupe_key, channel=channel, paced_channel=paced_channel, payload=payload,
+        tenant_id=tenant_id, state=OutboxState.PENDING, attempts=0, maybe_posted=False,
+        next_attempt_at=now, created_at=now,
     ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OUTBOX.c.id)
     return session.execute(stmt).scalar_one_or_none()
 
 
 class Outbox:
-    """Claim due messages with a lease; record sent, retry later, or dead-letter."""
+    """Claim due messages with a lease, paced per channel; record sent, retry later, or dead-letter."""
 
     def __init__(self, engine: Engine, *, lease: timedelta = timedelta(seconds=60), max_attempts: int = 8,
                  policy: RetryPolicy | None = None, clock: Callable[[], datetime] = utcnow,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, pace: timedelta = timedelta(seconds=1)) -> None:
         self.engine = engine
         self.lease = lease
         self.max_attempts = max_attempts
         self.policy = policy or RetryPolicy()
         self.clock = clock
         self.rng = rng or random.Random()
+        self.pace = pace
 
     def claim(self, limit: int = 20) -> list[Pending]:
-        """Due pending messages, plus any whose sender died mid-send (lease expired), oldest first."""
+        """Due messages, at most one per channel and none to a channel posted to within `pace`, oldest first.
+
+        A message whose sender died mid-send (lease expired) is due again, flagged `maybe_posted`.
+        """
         now = self.clock()
         c = OUTBOX.c
         due = ((c.state == OutboxState.PENDING) & (c.next_attempt_at <= now)) | (
             (c.state == OutboxState.SENDING) & (c.claimed_until < now))
-        picked = (select(c.id).where(due).order_by(c.next_attempt_at, c.id).limit(limit)
+        # MATERIALIZED: PostgreSQL may otherwise re-run a LIMITed subquery per row and claim more than asked.
+        picked = (select(c.id).where(due, c.paced_channel.is_(None) | ~self._channel_busy(now))
+                  .order_by(c.next_attempt_at, c.id).limit(limit)
                   .with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED"))
+        # SET reads the row as it was: a row claimed while `sending` was left mid-send by a dead relay.
+        # (RETURNING cannot show the old state on both backends, hence the column.)
+        was_sending = case((c.state == OutboxState.SENDING, true()), else_=c.maybe_posted)
         stmt = (update(OUTBOX).where(c.id == picked.c.id, due)
-                .values(state=OutboxState.SENDING, claimed_until=now + self.lease, attempts=c.attempts + 1)
-                .returning(c.id, c.channel, c.payload, c.attempts))
+                .values(state=OutboxState.SENDING, claimed_until=now + self.lease, attempts=c.attempts + 1,
+                        maybe_posted=was_sending)
+                .returning(c.id, c.channel, c.payload, c.attempts, c.created_at, c.maybe_posted))
         with self.engine.begin() as conn:
             rows = conn.execute(stmt).all()
-        return sorted((Pending(r.id, r.channel, r.payload, r.attempts) for r in rows), key=lambda p: p.id)
+        return sorted((Pending(r.id, r.channel, r.payload, r.attempts, r.created_at, bool(r.maybe_posted))
+                       for r in rows), key=lambda p: p.id)
+
+    def _channel_busy(self, now: datetime) -> ColumnElement[bool]:
+        """Whether the candidate row's channel must wait: it is not the head, or a post is in flight or recent."""
+        c, other = OUTBOX.c, OUTBOX.alias("other").c
+        same = other.paced_channel == c.paced_channel
+        older_unfinished = exists().where(
+            same, other.state.in_([OutboxState.PENDING, OutboxState.SENDING]), other.id < c.id)
+        # A younger post can be in flight: ids are not committed in order on PostgreSQL.
+        in_flight = exists().where(same, other.state == OutboxState.SENDING, other.claimed_until >= now)
+        recent = exists().where(same, other.sent_at > now - self.pace)
+        return older_unfinished | in_flight | recent
 
     def mark_sent(self, message: Pending, slack_ts: str | None) -> None:
         self._set(message, state=OutboxState.SENT, slack_ts=slack_ts, sent_at=self.clock(), claimed_until=None)
 
-    def retry(self, message: Pending, error: str, retry_after: float | None = None) -> OutboxState:
-        """Try again later (after `retry_after` seconds when Slack said so), or dead-letter when out of tries."""
+    def retry(self, message: Pending, error: str, retry_after: float | None = None, *,
+              maybe_posted: bool = False) -> OutboxState:
+        """Try again later (after `retry_after` seconds when Slack said so), or dead-letter when out of tries.
+
+        `maybe_posted`: this attempt (or an earlier one nobody checked) may have reached Slack, so the next
+        attempt looks for the message first.
+        """
         if message.attempts >= self.max_attempts:
             return self.dead(message, f"{error} (gave up after {message.attempts} attempts)")
         wait = (timedelta(seconds=retry_after) if retry_after is not None
                 else self.policy.delay(message.attempts, self.rng))
-        self._set(message, state=OutboxState.PENDING, last_error=error[:4000],
+        self._set(message, state=OutboxState.PENDING, last_error=error[:4000], maybe_posted=maybe_posted,
                   next_attempt_at=self.clock() + wait, claimed_until=None)
         return OutboxState.PENDING
 

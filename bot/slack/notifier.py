@@ -1,10 +1,16 @@
-"""The outbox relay: posts queued Slack messages, honouring 429 Retry-After, retrying or dead-lettering."""
+"""The outbox relay: posts queued Slack messages, honouring 429 Retry-After, retrying or dead-lettering.
+
+Pacing (one post per channel per second) is the claim's job (storage/outbox.py). A message that may
+already be in its channel (a relay died mid-send, or the connection broke) is looked for there, by the
+outbox id its metadata carries, before it is posted again.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -15,6 +21,13 @@ from storage.models import OutboxState
 from storage.outbox import Outbox, Pending
 
 log = logging.getLogger(__name__)
+
+#: the message metadata event type that carries the outbox id of a post
+EVENT_TYPE = "hirebridge_outbox"
+#: how long before a message was queued to start looking for it in its channel (covers clock skew with Slack)
+HISTORY_MARGIN = timedelta(minutes=5)
+#: messages per conversations.history page (Slack recommends no more than 200)
+HISTORY_PAGE = 200
 
 #: Slack errors that no retry can fix: the message is dead-lettered with the error for ops.
 PERMANENT_SLACK_ERRORS = frozenset({
@@ -39,7 +52,7 @@ class Notifier:
     slack: WebClient
 
     def relay_once(self, limit: int = 20) -> RelayReport:
-        """Claim and send one batch of due messages."""
+        """Claim and send one batch of due messages (at most one per channel, each channel paced)."""
         report = RelayReport()
         for message in self.outbox.claim(limit):
             state = self._send(message)
@@ -60,15 +73,35 @@ class Notifier:
     def _send(self, message: Pending) -> OutboxState:
         if message.payload.get("response_url"):
             return self._respond(message)
+        if message.maybe_posted:  # an earlier attempt may have been posted: never post twice without looking
+            try:
+                earlier = self._posted_earlier(message)
+            except Exception as exc:
+                return self._failed(message, exc, "conversations.history", maybe_posted=True)
+            if earlier is not None:
+                log.info("outbox message %s was already posted (ts %s); not posting it again", message.id, earlier)
+                self.outbox.mark_sent(message, earlier)
+                return OutboxState.SENT
         try:
             response = self.slack.chat_postMessage(channel=message.channel, **self._content(message))
-        except SlackApiError as exc:
-            return self._slack_error(message, exc)
-        except Exception as exc:  # network trouble reaching Slack: retry with backoff
-            log.warning("posting outbox message %s failed: %s", message.id, exc)
-            return self.outbox.retry(message, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            return self._failed(message, exc, "chat.postMessage", maybe_posted=_may_have_posted(exc))
         self.outbox.mark_sent(message, str(response.get("ts") or ""))
         return OutboxState.SENT
+
+    def _posted_earlier(self, message: Pending) -> str | None:
+        """The ts of this message in its channel if an earlier attempt posted it (found by its metadata)."""
+        oldest = f"{(message.created_at - HISTORY_MARGIN).timestamp():.6f}"
+        cursor: str | None = None
+        while True:
+            page = self.slack.conversations_history(channel=message.channel, oldest=oldest, cursor=cursor,
+                                                    include_all_metadata=True, limit=HISTORY_PAGE)
+            for posted in page.get("messages") or []:
+                if _carries_outbox_id(posted, message.id):
+                    return str(posted["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return None
 
     def _respond(self, message: Pending) -> OutboxState:
         """An answer to a command: posted to its `response_url` (no token; at most 5 uses in 30 minutes)."""
@@ -96,15 +129,32 @@ class Notifier:
         content = {k: v for k, v in message.payload.items() if k in ("text", "blocks", "unfurl_links")}
         # The outbox id travels as message metadata, so a crash between Slack's answer and our "sent"
         # write can be detected by looking for it before re-posting.
-        content["metadata"] = {"event_type": "hirebridge_outbox", "event_payload": {"outbox_id": message.id}}
+        content["metadata"] = {"event_type": EVENT_TYPE, "event_payload": {"outbox_id": message.id}}
         return content
 
-    def _slack_error(self, message: Pending, exc: SlackApiError) -> OutboxState:
+    def _failed(self, message: Pending, exc: Exception, method: str, *, maybe_posted: bool) -> OutboxState:
+        """Retry (429: after Retry-After), or dead-letter what no retry can fix; `maybe_posted` is kept."""
+        if not isinstance(exc, SlackApiError):  # network trouble reaching Slack: retry with backoff
+            log.warning("%s for outbox message %s failed: %s", method, message.id, exc)
+            return self.outbox.retry(message, f"{type(exc).__name__}: {exc}", maybe_posted=maybe_posted)
         status = exc.response.status_code
         error = str(exc.response.get("error") or f"http {status}")
+        where = "slack" if method == "chat.postMessage" else f"slack {method}"
         if status == 429:
             retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
-            return self.outbox.retry(message, "ratelimited", retry_after=retry_after)
-        if error in PERMANENT_SLACK_ERRORS:
-            return self.outbox.dead(message, f"slack: {error}")
-        return self.outbox.retry(message, f"slack: {error}")
+            return self.outbox.retry(message, "ratelimited", retry_after=retry_after, maybe_posted=maybe_posted)
+        if error in PERMANENT_SLACK_ERRORS:  # e.g. not_in_channel: history needs the bot in the channel
+            unchecked = "" if method == "chat.postMessage" else " (could not look for an earlier post)"
+            return self.outbox.dead(message, f"{where}: {error}{unchecked}")
+        return self.outbox.retry(message, f"{where}: {error}", maybe_posted=maybe_posted)
+
+
+def _may_have_posted(exc: Exception) -> bool:
+    """Whether a failed `chat.postMessage` may still have posted: no answer came back, or a server error did."""
+    return not isinstance(exc, SlackApiError) or exc.response.status_code >= 500
+
+
+def _carries_outbox_id(posted: dict[str, Any], outbox_id: int) -> bool:
+    metadata = posted.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return metadata.get("event_type") == EVENT_TYPE and str(payload.get("outbox_id")) == str(outbox_id)

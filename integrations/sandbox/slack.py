@@ -23,7 +23,15 @@ from integrations.sandbox.base import (
     recorded,
 )
 from integrations.sandbox.slack_blocks import block_errors as block_errors  # re-exported for callers
-from integrations.sandbox.slack_messages import BOT_ID, Message, SlackError, check_content, edit_message
+from integrations.sandbox.slack_messages import (
+    BOT_ID,
+    Message,
+    SlackError,
+    check_content,
+    check_metadata,
+    edit_message,
+    history_page,
+)
 from integrations.sandbox.slack_response_urls import ResponseUrl, response_url_routes
 from integrations.sandbox.slack_socket import APP_METHODS, SocketHub, authenticate_app, socket_routes
 
@@ -50,18 +58,19 @@ class SlackState(SimulatorState):
         self.response_urls: dict[str, ResponseUrl] = {}
         self.sockets = SocketHub()
         self._buckets: dict[str, TokenBucket] = {}
-        self._ts = 1_700_000_000_000_000  # microseconds: ts "1700000000.000100" onwards
+        self._ts = 0  # microseconds of the last ts given
 
     def next_ts(self) -> str:
+        """A new message ts: the clock's time (as Slack's are), kept unique and increasing."""
         with self.lock:
-            self._ts += 100
+            self._ts = max(self._ts, int(self.clock() * 1_000_000)) + 100
             return f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
 
     def take_post_token(self, channel: str) -> float | None:
         """None if `chat.postMessage` may post to `channel` now, else the seconds to wait (Retry-After)."""
         rate = self.post_rate if self.faults.rate_limit is None else float(self.faults.rate_limit)
         with self.lock:
-            bucket = self._buckets.setdefault(channel, TokenBucket(self.post_rate, self.post_burst))
+            bucket = self._buckets.setdefault(channel, TokenBucket(self.post_rate, self.post_burst, self.clock))
         if bucket.take(rate):
             return None
         return float(math.ceil(1 / rate)) if rate > 0 else 60.0
@@ -73,7 +82,8 @@ class SlackState(SimulatorState):
 
         with self.lock:
             return {
-                "messages": [{**m.wire(self), "channel": m.channel, "edits": m.edits}
+                "messages": [{**m.wire(self), "channel": m.channel, "edits": m.edits, "metadata": m.metadata,
+                              "posted_at": m.posted_at}
                              for m in self.messages if mine(m.channel)],
                 "ephemeral": [{**m.wire(self), "channel": m.channel, "user": m.user}
                               for m in self.ephemeral if mine(m.channel)],
@@ -153,9 +163,11 @@ def auth_test(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
 def post_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     channel = _channel(state, args)
     text, blocks = check_content(args)
+    metadata = check_metadata(args)
     if (retry_after := state.take_post_token(channel)) is not None:
         raise SlackError("ratelimited", 429, {"Retry-After": str(int(retry_after))})
-    message = Message(channel, state.next_ts(), text, blocks or [], thread_ts=args.get("thread_ts"))
+    message = Message(channel, state.next_ts(), text, blocks or [], thread_ts=args.get("thread_ts"),
+                      metadata=metadata, posted_at=state.clock())
     with state.lock:
         state.messages.append(message)
     return {"channel": channel, "ts": message.ts, "message": message.wire(state)}
@@ -208,6 +220,13 @@ def conversations_info(state: SlackState, args: dict[str, Any]) -> dict[str, Any
                         "purpose": {"value": "", "creator": "", "last_set": 0}}}
 
 
+def conversations_history(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    """A channel's messages, newest first, paged (see `history_page`). The bot is a member of every channel."""
+    channel = _channel(state, args)
+    with state.lock:
+        return history_page(state, [m for m in state.messages if m.channel == channel], args)
+
+
 def usergroups_users_list(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     """The members of a user group (ids only). reference: unconfirmed error name for an unknown group."""
     group = str(args.get("usergroup") or "")
@@ -226,6 +245,7 @@ METHODS: dict[str, Callable[[SlackState, dict[str, Any]], dict[str, Any]]] = {
     "chat.update": update_message,
     "users.info": users_info,
     "conversations.info": conversations_info,
+    "conversations.history": conversations_history,
     "usergroups.users.list": usergroups_users_list,
 }
 

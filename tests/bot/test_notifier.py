@@ -4,27 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
 
 import httpx
 import pytest
 from slack_sdk import WebClient
 from sqlmodel import Session, select
 
-from bot.slack.notifier import Notifier
+from bot.slack.notifier import HISTORY_PAGE, Notifier
 from integrations.sandbox import slack as slack_sim
 from integrations.sandbox.server import RunningServer
 from integrations.sandbox.world import SLACK
 from storage.models import OutboxMessage, OutboxState
-from storage.outbox import Outbox, add_message
+from storage.outbox import Outbox, Pending, add_message
 from tests.conftest import Database
+
+BUSY, QUIET = "C0ACMEOPS", "C0ACMEENG"
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime.now(UTC) + timedelta(seconds=1)  # just after the messages are queued
+        # A few seconds after the messages are queued; whole seconds, so the simulator's float clock
+        # (its rate limiter, its ts) steps exactly.
+        self.now = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) + 5, UTC)
 
     def __call__(self) -> datetime:
         return self.now
+
+    def seconds(self) -> float:
+        """The same clock for the Slack simulator (its rate limiter and message ts)."""
+        return self.now.timestamp()
 
 
 @pytest.fixture
@@ -49,6 +59,39 @@ def queue_message(db: Database, key: str, channel: str = "C0ACMEOPS") -> None:
 def row(db: Database) -> OutboxMessage:
     with Session(db.engine) as session:
         return session.exec(select(OutboxMessage)).one()
+
+
+def rows(db: Database) -> list[OutboxMessage]:
+    with Session(db.engine) as session:
+        return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def strict_slack(serve: Callable[..., RunningServer], clock: Clock) -> SlackFixture:
+    """The simulator on the test's clock, allowing no burst: one post per channel per second, else 429."""
+    state = slack_sim.seed_sandbox(slack_sim.SlackState(post_burst=1, clock=clock.seconds))
+    return serve(slack_sim.create_app(state), "slack"), state
+
+
+def calls(state: slack_sim.SlackState, method: str) -> list[int]:
+    """The HTTP status of each call of a Web API method the simulator answered."""
+    return [r.status for r in state.recorder.items() if r.path == f"/api/{method}"]
+
+
+class Killed(BaseException):
+    """The relay process dies (nothing in it catches this)."""
+
+
+class CrashAfterPosting(Outbox):
+    """A relay process killed between Slack's answer and the write that records it."""
+
+    def mark_sent(self, message: Pending, slack_ts: str | None) -> None:
+        raise Killed
 
 
 def test_relay_posts_once_and_stores_the_ts(db: Database, slack: SlackFixture) -> None:
@@ -150,3 +193,110 @@ def test_a_failing_response_url_is_retried_later(db: Database, slack: SlackFixtu
     state.faults.update({"error_rate": 0.0})
     clock.now += timedelta(minutes=5)
     assert relay.relay_once().sent == 1
+
+
+def test_relay_paces_a_busy_channel_and_never_holds_up_another(db: Database, strict_slack: SlackFixture,
+                                                                 clock: Clock) -> None:
+    server, state = strict_slack
+    relay = notifier(db, server, clock)
+    relay.slack.retry_handlers.clear()  # a 429 must show, not be retried away by the client
+    for i in range(5):
+        queue_message(db, f"busy {i}", BUSY)
+    queue_message(db, "quiet", QUIET)
+    assert relay.relay_once(limit=2).sent == 2, "the busy channel's backlog does not take the whole batch"
+    assert [m.text for m in state.messages if m.channel == QUIET] == ["hello quiet"]
+    for _ in range(16):  # four seconds in quarter steps
+        clock.now += timedelta(seconds=0.25)
+        relay.relay_once()
+    busy = [m for m in state.messages if m.channel == BUSY]
+    assert [m.text for m in busy] == [f"hello busy {i}" for i in range(5)]
+    gaps = [Decimal(b.ts) - Decimal(a.ts) for a, b in pairwise(busy)]
+    assert all(1 <= gap < Decimal("1.25") for gap in gaps), gaps
+    assert set(calls(state, "chat.postMessage")) == {200} and len(calls(state, "chat.postMessage")) == 6
+    assert calls(state, "conversations.history") == [], "the normal path never looks back"
+
+
+def test_relay_that_crashed_after_slack_posted_does_not_post_again(db: Database, strict_slack: SlackFixture,
+                                                                  clock: Clock) -> None:
+    server, state = strict_slack
+    client = WebClient(token=SLACK.bot_token, base_url=f"{server.url}/api/")
+    queue_message(db, "m1")
+    with pytest.raises(Killed):
+        Notifier(CrashAfterPosting(db.engine, clock=clock), client).relay_once()
+    (posted,) = state.messages
+    assert posted.metadata == {"event_type": "hirebridge_outbox", "event_payload": {"outbox_id": row(db).id}}
+    assert row(db).state == OutboxState.SENDING
+    clock.now += timedelta(seconds=61)  # the lease runs out; another relay takes over
+    assert notifier(db, server, clock).relay_once().sent == 1
+    assert [m.text for m in state.messages] == ["hello m1"]
+    saved = row(db)
+    assert (saved.state, saved.slack_ts) == (OutboxState.SENT, posted.ts)
+    assert calls(state, "conversations.history") == [200]
+    assert len(calls(state, "chat.postMessage")) == 1
+
+
+def test_relay_that_crashed_before_slack_got_the_message_posts_it_once(db: Database, strict_slack: SlackFixture,
+                                                                      clock: Clock) -> None:
+    server, state = strict_slack
+    queue_message(db, "m1")
+    (claimed,) = Outbox(db.engine, clock=clock).claim()  # and the relay dies before posting
+    queue_message(db, "other", QUIET)
+    clock.now += timedelta(seconds=61)
+    assert notifier(db, server, clock).relay_once().sent == 2
+    assert sorted(m.text for m in state.messages) == ["hello m1", "hello other"]
+    saved = rows(db)[0]
+    assert (saved.id, saved.state, saved.slack_ts) == (claimed.id, OutboxState.SENT, state.messages[0].ts)
+    assert calls(state, "conversations.history") == [200], "only the orphaned message is looked for"
+
+
+def test_relay_looks_before_retrying_a_post_slack_may_have_taken(db: Database, strict_slack: SlackFixture,
+                                                                 clock: Clock) -> None:
+    server, state = strict_slack
+    relay = notifier(db, server, clock)
+    relay.slack.retry_handlers.clear()
+    queue_message(db, "m1")
+    state.faults.update({"error_rate": 1.0, "error_status": 503})  # a server error: posted or not, unknown
+    assert relay.relay_once().retried == 1
+    state.faults.update({"error_rate": 0.0})
+    clock.now += timedelta(minutes=5)
+    assert relay.relay_once().sent == 1
+    assert [m.text for m in state.messages] == ["hello m1"]
+    assert calls(state, "conversations.history") == [200]
+
+
+def test_relay_finds_an_earlier_post_beyond_the_first_history_page(db: Database, strict_slack: SlackFixture,
+                                                                   clock: Clock) -> None:
+    server, state = strict_slack
+    client = WebClient(token=SLACK.bot_token, base_url=f"{server.url}/api/")
+    queue_message(db, "m1")
+    with pytest.raises(Killed):
+        Notifier(CrashAfterPosting(db.engine, clock=clock), client).relay_once()
+    for i in range(HISTORY_PAGE + 5):  # people keep talking in the channel
+        clock.now += timedelta(seconds=1)
+        client.chat_postMessage(channel=BUSY, text=f"chatter {i}")
+    clock.now += timedelta(seconds=61)
+    assert notifier(db, server, clock).relay_once().sent == 1
+    assert calls(state, "conversations.history") == [200, 200]
+    assert row(db).slack_ts == state.messages[0].ts and len(state.messages) == HISTORY_PAGE + 6
+
+
+def test_relay_429_holds_the_channel_without_spending_the_next_messages_attempts(
+        db: Database, strict_slack: SlackFixture, clock: Clock) -> None:
+    server, state = strict_slack
+    relay = notifier(db, server, clock)
+    relay.slack.retry_handlers.clear()
+    queue_message(db, "m1")
+    queue_message(db, "m2")
+    state.faults.rate_limited_rate = 1.0
+    assert relay.relay_once().retried == 1
+    state.faults.rate_limited_rate = 0.0
+    for _ in range(3):  # before Retry-After: nothing goes to the channel, m2 keeps its place behind m1
+        clock.now += timedelta(seconds=0.25)
+        assert relay.relay_once().sent == 0
+    clock.now += timedelta(seconds=0.25)
+    assert relay.relay_once().sent == 1
+    clock.now += timedelta(seconds=1)
+    assert relay.relay_once().sent == 1
+    assert [(r.state, r.attempts) for r in rows(db)] == [(OutboxState.SENT, 2), (OutboxState.SENT, 1)]
+    assert calls(state, "chat.postMessage") == [429, 200, 200]
+    assert calls(state, "conversations.history") == [], "Slack refused the post: nothing to look for"

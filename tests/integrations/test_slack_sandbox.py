@@ -173,6 +173,61 @@ def test_slack_sim_paces_each_channel_with_retry_after(serve: Serve) -> None:
     assert web.chat_postMessage(channel=HIRE, text="another channel")["ok"] is True
 
 
+def _history(web: WebClient, **args: Any) -> list[dict[str, Any]]:
+    """Every page of a channel's history, following the cursor."""
+    pages, cursor = [], None
+    while True:
+        page = web.conversations_history(channel=OPS, cursor=cursor, **args)
+        pages.append(page.data)
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not page["has_more"]:
+            return pages
+
+
+def _post_each_second(web: WebClient, clock: FakeClock, texts: list[str], **args: Any) -> list[str]:
+    """Post at the channel's pace; the ts of each post."""
+    posted = []
+    for text in texts:
+        clock.now += 1
+        posted.append(str(web.chat_postMessage(channel=OPS, text=text, **args.pop(text, {}))["ts"]))
+    return posted
+
+
+def test_slack_sim_history_is_newest_first_in_pages_with_metadata_on_request(web: WebClient,
+                                                                             clock: FakeClock) -> None:
+    outbox = {"event_type": "hirebridge_outbox", "event_payload": {"outbox_id": 7}}
+    posted = _post_each_second(web, clock, [f"m{i}" for i in range(5)], m1={"metadata": outbox})
+    clock.now += 1
+    web.chat_postMessage(channel=OPS, text="a reply", thread_ts=posted[0])
+    web.chat_postMessage(channel=HIRE, text="another channel")
+    pages = _history(web, limit=2, include_all_metadata=True)
+    assert [len(p["messages"]) for p in pages] == [2, 2, 1]
+    assert {"ok", "messages", "has_more", "pin_count", "response_metadata"} <= set(pages[0])  # documented
+    shown = [m for p in pages for m in p["messages"]]
+    assert [m["ts"] for m in shown] == posted[::-1], "newest first, thread replies left out"
+    assert [m.get("metadata") for m in shown] == [None, None, None, outbox, None]
+    assert {"type", "user", "text", "ts", "blocks"} <= set(shown[0])
+    (plain,) = _history(web)
+    assert "metadata" not in plain["messages"][3] and "response_metadata" not in plain
+
+
+def test_slack_sim_history_bounds_by_oldest_and_latest(web: WebClient, clock: FakeClock) -> None:
+    ts = _post_each_second(web, clock, [f"m{i}" for i in range(4)])
+    after = web.conversations_history(channel=OPS, oldest=ts[1])
+    assert [m["ts"] for m in after["messages"]] == [ts[3], ts[2]], "oldest is exclusive"
+    between = web.conversations_history(channel=OPS, oldest=ts[1], latest=ts[3], inclusive=True)
+    assert [m["ts"] for m in between["messages"]] == [ts[3], ts[2], ts[1]]
+
+
+def test_slack_sim_history_errors(web: WebClient) -> None:
+    assert _slack_error(lambda: web.conversations_history(channel="C0NOSUCH")).response["error"] == \
+        "channel_not_found"
+    assert _slack_error(lambda: web.conversations_history(channel=OPS, cursor="bm90LWEtY3Vyc29y")).response[
+        "error"] == "invalid_cursor"
+    bad = _slack_error(lambda: web.chat_postMessage(channel=OPS, text="x", metadata={"event_type": "t"}))
+    assert bad.response["error"] == "invalid_metadata_format"
+
+
 def _response_url(slack: RunningServer, **body: Any) -> str:
     minted = httpx.post(f"{slack.url}/_sandbox/response_urls", json={"channel": OPS, "user": USER, **body})
     url: str = minted.json()["response_url"]

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+from sqlalchemy import event
 from sqlmodel import Session
 
+from storage.db import build_engine
 from storage.inbox import record_event
 from storage.models import OutboxState
-from storage.outbox import Outbox, add_message
+from storage.outbox import Outbox, Pending, add_message
 from tests.conftest import Database
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
 
 
-def add(db: Database, key: str, channel: str = "C1") -> int | None:
+def add(db: Database, key: str, channel: str = "C1", **payload: Any) -> int | None:
     with Session(db.engine) as session, session.begin():
-        return add_message(session, dedupe_key=key, channel=channel, payload={"text": key}, now=T0)
+        return add_message(session, dedupe_key=key, channel=channel, payload={"text": key, **payload}, now=T0)
+
+
+def texts(messages: list[Pending]) -> list[str]:
+    return [m.payload["text"] for m in messages]
+
+
+def sent(outbox: Outbox, messages: list[Pending]) -> None:
+    for message in messages:
+        outbox.mark_sent(message, "1700000000.000100")
 
 
 def test_outbox_same_dedupe_key_is_queued_once(db: Database) -> None:
@@ -57,6 +73,130 @@ def test_outbox_retry_waits_for_retry_after_then_dead_letters_when_out_of_attemp
     now[0] += timedelta(seconds=1)
     (again,) = outbox.claim()
     assert outbox.retry(again, "ratelimited") == OutboxState.DEAD
+
+
+def test_outbox_claim_takes_one_post_per_channel_then_one_per_pace(db: Database) -> None:
+    now = [T0]
+    outbox = Outbox(db.engine, clock=lambda: now[0])
+    for i in range(20):
+        add(db, f"busy-{i}", "C1")
+    add(db, "quiet", "C2")
+    first = outbox.claim(limit=2)
+    assert texts(first) == ["busy-0", "quiet"], "a burst in one channel does not hold up another"
+    assert outbox.claim() == [], "one post in flight per channel"
+    sent(outbox, first)
+    now[0] += SECOND / 2
+    assert outbox.claim() == [], "the channel was posted to less than a second ago"
+    now[0] += SECOND / 2
+    second = outbox.claim()
+    assert texts(second) == ["busy-1"]
+    sent(outbox, second)
+    for i in range(2, 20):  # the rest of the burst: one a second, in order
+        now[0] += SECOND
+        (message,) = outbox.claim()
+        assert message.payload["text"] == f"busy-{i}" and message.attempts == 1
+        sent(outbox, [message])
+    assert outbox.counts()["sent"] == 21
+
+
+def test_outbox_answers_to_a_response_url_are_not_paced(db: Database) -> None:
+    outbox = Outbox(db.engine, clock=lambda: T0)
+    add(db, "post", "C1")
+    for i in range(3):
+        add(db, f"answer-{i}", "C1", response_url=f"https://hooks.slack.test/commands/{i}")
+    claimed = outbox.claim()
+    assert texts(claimed) == ["post", "answer-0", "answer-1", "answer-2"]
+    sent(outbox, claimed)
+    add(db, "answer-3", "C1", response_url="https://hooks.slack.test/commands/3")
+    add(db, "post-2", "C1")
+    assert texts(outbox.claim()) == ["answer-3"], "the channel waits its pace; answers do not"
+
+
+def test_outbox_a_retry_after_holds_its_channel_only(db: Database) -> None:
+    now = [T0]
+    outbox = Outbox(db.engine, clock=lambda: now[0])
+    add(db, "first", "C1")
+    add(db, "second", "C1")
+    add(db, "elsewhere", "C2")
+    first, elsewhere = outbox.claim()
+    outbox.retry(first, "ratelimited", retry_after=30)
+    sent(outbox, [elsewhere])
+    add(db, "elsewhere-2", "C2")
+    now[0] += SECOND
+    assert texts(outbox.claim()) == ["elsewhere-2"], "C1 keeps its order: 'second' waits behind 'first'"
+    now[0] += 29 * SECOND
+    (again,) = outbox.claim()
+    assert (again.payload["text"], again.attempts) == ("first", 2)
+
+
+def test_outbox_message_reclaimed_after_its_lease_is_flagged_maybe_posted(db: Database) -> None:
+    now = [T0]
+    outbox = Outbox(db.engine, lease=timedelta(seconds=30), clock=lambda: now[0])
+    add(db, "m1")
+    (fresh,) = outbox.claim()
+    assert not fresh.maybe_posted and fresh.created_at == T0
+    now[0] += timedelta(seconds=31)  # the relay died mid-send
+    (reclaimed,) = outbox.claim()
+    assert reclaimed.maybe_posted and reclaimed.attempts == 2
+    outbox.retry(reclaimed, "slack: internal_error")  # looked, found nothing, and Slack refused the post
+    now[0] += timedelta(hours=1)
+    (retried,) = outbox.claim()
+    assert not retried.maybe_posted
+    outbox.retry(retried, "ReadTimeout", maybe_posted=True)  # no answer: the post may have gone through
+    now[0] += timedelta(hours=1)
+    assert outbox.claim()[0].maybe_posted
+
+
+def test_outbox_two_relays_claiming_at_once_never_take_two_posts_of_one_channel(db: Database) -> None:
+    if db.backend != "postgresql":
+        pytest.skip("SQLite has a single writer: two claims cannot overlap")
+    for key, channel in (("c1-a", "C1"), ("c1-b", "C1"), ("c1-c", "C1"), ("c2-a", "C2")):
+        add(db, key, channel)
+    first = Outbox(db.engine, clock=lambda: T0)
+    other_process = build_engine(db.url, schema=db.schema)
+    second = Outbox(other_process, clock=lambda: T0)
+    meanwhile: list[list[Pending]] = []
+
+    def claim_meanwhile(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("WITH picked") and not meanwhile:  # the first claim holds its rows, uncommitted
+            meanwhile.append(second.claim())
+
+    event.listen(db.engine, "after_cursor_execute", claim_meanwhile)
+    try:
+        mine = first.claim(limit=1)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", claim_meanwhile)
+        other_process.dispose()
+    assert texts(mine) == ["c1-a"]
+    assert texts(meanwhile[0]) == ["c2-a"], "the other relay skips C1: its head is taken, the rest wait"
+
+
+def test_outbox_relays_racing_post_each_channel_once_per_pace(db: Database) -> None:
+    if db.backend != "postgresql":
+        pytest.skip("SQLite has a single writer: two claims cannot overlap")
+    channels = ["C1", "C2", "C3"]
+    for i in range(4):
+        for channel in channels:
+            add(db, f"{channel}-{i}", channel)
+    now = [T0]
+    engines = [db.engine, build_engine(db.url, schema=db.schema)]
+    relays = [Outbox(engine, clock=lambda: now[0]) for engine in engines]
+    start = threading.Barrier(len(relays))
+
+    def claim(outbox: Outbox) -> list[Pending]:
+        start.wait()
+        return outbox.claim()
+
+    try:
+        with ThreadPoolExecutor(len(relays)) as pool:
+            for round_ in range(4):
+                claimed = [m for batch in pool.map(claim, relays) for m in batch]
+                assert sorted(m.channel for m in claimed) == channels, f"round {round_}: one post per channel"
+                sent(relays[0], claimed)
+                now[0] += SECOND
+    finally:
+        engines[1].dispose()
+    assert relays[0].counts()["sent"] == 12
 
 
 def test_inbox_records_an_event_id_once_per_provider_and_tenant(db: Database) -> None:
