@@ -21,6 +21,7 @@ from bench.results import Result
 REGISTRY: dict[str, str] = {
     "import": "bench.import_bench",
     "slack_ack": "bench.slack_ack",
+    "alerts": "bench.alerts",
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -26,11 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Request:
-    """One request of a burst: a GET without a body, else a POST of `body` (already encoded) with `headers`."""
+    """One request of a burst: a GET without a body, else a POST of `body` (already encoded) with `headers`.
+
+    `at`: seconds after the burst starts to send it (0: at once), so a burst can be a paced stream.
+    """
 
     url: str
     body: str | None = None
     headers: dict[str, str] | None = None
+    at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Timings:
     statuses: list[int]  # 0: no HTTP response (see `errors`)
     ms: list[float]
     errors: list[str]  # the exception of each request that got no response, e.g. "ReadTimeout: …"
+    started_at: list[float] = field(default_factory=list)  # when each request went out (wall clock)
 
 
 class Loader:
@@ -82,8 +87,13 @@ class Loader:
 
 # --- the child process -----------------------------------------------------------------------------------------
 
-async def send(client: httpx.AsyncClient, request: Request) -> tuple[int, float, str | None]:
-    started = time.perf_counter()
+Sent = tuple[int, float, str | None, float]  # status, ms, error, when it went out (wall clock)
+
+
+async def send(client: httpx.AsyncClient, request: Request, burst_start: float) -> Sent:
+    if (wait := burst_start + request.at - time.perf_counter()) > 0:
+        await asyncio.sleep(wait)
+    started, started_at = time.perf_counter(), time.time()
     status, error = 0, None
     try:
         if request.body is None:
@@ -92,7 +102,7 @@ async def send(client: httpx.AsyncClient, request: Request) -> tuple[int, float,
             status = (await client.post(request.url, content=request.body, headers=request.headers)).status_code
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
-    return status, (time.perf_counter() - started) * 1000, error
+    return status, (time.perf_counter() - started) * 1000, error, started_at
 
 
 async def serve_bursts(lines: IO[str], out: IO[str], connections: int) -> None:
@@ -116,10 +126,11 @@ async def serve_bursts(lines: IO[str], out: IO[str], connections: int) -> None:
         while line := await loop.run_in_executor(None, lines.readline):
             requests = [Request(**r) for r in json.loads(line)]
             pairs = [(client_for(r.url, i), r) for i, r in enumerate(requests)]
-            sent_at = time.time()
-            timed = await asyncio.gather(*(send(client, r) for client, r in pairs))
-            answer: dict[str, Any] = {"sent_at": sent_at, "statuses": [s for s, _, _ in timed],
-                                      "ms": [ms for _, ms, _ in timed], "errors": [e for _, _, e in timed if e]}
+            sent_at, start = time.time(), time.perf_counter()
+            timed = await asyncio.gather(*(send(client, r, start) for client, r in pairs))
+            answer: dict[str, Any] = {"sent_at": sent_at, "statuses": [t[0] for t in timed],
+                                      "ms": [t[1] for t in timed], "errors": [t[2] for t in timed if t[2]],
+                                      "started_at": [t[3] for t in timed]}
             out.write(json.dumps(answer) + "\n")
             out.flush()
     finally:

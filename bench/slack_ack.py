@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import sys
 import tempfile
@@ -24,10 +23,10 @@ from bench.load import Loader, Request
 from bench.people import Person, population
 from bench.results import Figure, Result, Table
 from bench.servers import Server, served
-from bench.world import app_config, bridge, simulators
+from bench.world import app_config, bridge, server_env, simulators
 from bot.demo.world import write_config
 from integrations.ats import batches
-from integrations.sandbox.world import SANDBOX_ENV, SLACK
+from integrations.sandbox.world import SLACK
 
 SIZE, QUICK_SIZE = 300, 100  # candidates in the database the checks look up
 ROUNDS, QUICK_ROUNDS = 10, 3  # measured bursts per server
@@ -78,15 +77,6 @@ def signed(form: dict[str, str]) -> tuple[str, dict[str, str]]:
     signature = str(SignatureVerifier(SLACK.signing_secret).generate_signature(timestamp=timestamp, body=body))
     return body, {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
                   "Content-Type": "application/x-www-form-urlencoded"}
-
-
-# --- the two servers ------------------------------------------------------------------------------------------
-
-def server_env(slack_url: str, config: Path, database_url: str) -> dict[str, str]:
-    """This process's environment without HireBridge's or Slack's variables, plus the sandbox deployment's."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("HIREBRIDGE_", "SLACK_"))}
-    return {**inherited, **SANDBOX_ENV, "HIREBRIDGE_CONFIG": str(config), "HIREBRIDGE_DATABASE_URL": database_url,
-            "HIREBRIDGE_SLACK_API_URL": f"{slack_url}/api/"}
 
 
 # --- the load --------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import time
@@ -64,6 +65,14 @@ def simulators(*, ats_limit: int = RAISED_ATS_LIMIT) -> Iterator[Simulators]:
 def app_config(sims: Simulators) -> AppConfig:
     """The example configuration pointed at these simulators."""
     return sandbox_config(load_config(EXAMPLE_CONFIG), sims)
+
+
+def server_env(slack_url: str, config: Path, database_url: str) -> dict[str, str]:
+    """A bot process's environment (`serve`, `worker`): the sandbox deployment's, Slack's API at the simulator."""
+    # this process's variables are kept (PATH, …) except HireBridge's and Slack's own
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("HIREBRIDGE_", "SLACK_"))}
+    return {**inherited, **SANDBOX_ENV, "HIREBRIDGE_CONFIG": str(config), "HIREBRIDGE_DATABASE_URL": database_url,
+            "HIREBRIDGE_SLACK_API_URL": f"{slack_url}/api/"}
 
 
 class SkippingClock:

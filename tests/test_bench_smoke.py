@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from bench.alerts import max_per_second
+from bench.alerts_run import Run
 from bench.report import write_markdown
 from bench.results import Figure, Result
 
@@ -56,6 +58,26 @@ def test_bench_quick_slack_ack_acks_and_answers_every_check(tmp_path: Path) -> N
     assert ack["answered"] == ack["requests"], "every check is answered through its response_url"
     assert ack["not_found_answers"] == ack["unknown_asked"] > 0
     assert "## `slack_ack`" in text and "commit measured" in text and "Goal:" in text
+
+
+@pytest.mark.slow
+def test_bench_quick_alerts_posts_every_change_once(tmp_path: Path) -> None:
+    done, alerts, text = run_quick("alerts", tmp_path)
+    # the timing goal is measured, not asserted: a miss exits 1, a crash or an invalid run is caught below
+    assert done.returncode in (0, 1) and "crashed" not in done.stderr, done.stdout + done.stderr
+    assert {"p50_ms", "p95_ms", "burst_drain_s", "max_per_channel_per_second", "http_429_seen",
+            "burst_messages"} <= set(alerts)
+    assert alerts["changes_sent"] == 45
+    assert alerts["changes_posted"] == alerts["changes_sent"], "nothing lost"
+    assert alerts["duplicates_posted"] == 0
+    assert alerts["non_200_webhooks"] == 0 and alerts["misrouted"] == 0
+    assert "## `alerts`" in text and "commit measured" in text and "Goal:" in text
+
+
+def test_bench_alerts_counts_posts_per_channel_within_any_second() -> None:
+    posted = [("C1", 10.0), ("C1", 11.0), ("C1", 11.5), ("C1", 11.9), ("C2", 10.1), ("C2", 10.2)]
+    run = Run([], messages=[{"channel": channel, "posted_at": at} for channel, at in posted])
+    assert max_per_second(run) == (3, "C1"), "11.0, 11.5 and 11.9 fall within one second; 10.0 and 11.0 do not"
 
 
 def test_bench_results_keep_the_sections_of_benchmarks_not_run(tmp_path: Path) -> None:
