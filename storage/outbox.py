@@ -113,18 +113,20 @@ class Outbox:
         self._set(message, state=OutboxState.SENT, slack_ts=slack_ts, sent_at=self.clock(), claimed_until=None)
 
     def retry(self, message: Pending, error: str, retry_after: float | None = None, *,
-              maybe_posted: bool = False) -> OutboxState:
+              maybe_posted: bool = False, count_attempt: bool = True) -> OutboxState:
         """Try again later (after `retry_after` seconds when Slack said so), or dead-letter when out of tries.
 
         `maybe_posted`: this attempt (or an earlier one nobody checked) may have reached Slack, so the next
-        attempt looks for the message first.
+        attempt looks for the message first. `count_attempt=False` (Slack's 429: wait, not a failure) gives the
+        claim's attempt back, so a long rate-limit never dead-letters a good message.
         """
-        if message.attempts >= self.max_attempts:
+        if count_attempt and message.attempts >= self.max_attempts:
             return self.dead(message, f"{error} (gave up after {message.attempts} attempts)")
         wait = (timedelta(seconds=retry_after) if retry_after is not None
                 else self.policy.delay(message.attempts, self.rng))
+        attempts = message.attempts if count_attempt else max(0, message.attempts - 1)
         self._set(message, state=OutboxState.PENDING, last_error=error[:4000], maybe_posted=maybe_posted,
-                  next_attempt_at=self.clock() + wait, claimed_until=None)
+                  next_attempt_at=self.clock() + wait, claimed_until=None, attempts=attempts)
         return OutboxState.PENDING
 
     def dead(self, message: Pending, error: str) -> OutboxState:

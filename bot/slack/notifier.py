@@ -119,7 +119,7 @@ class Notifier:
         error = f"response_url: http {response.status_code} {response.body[:200]}"
         if response.status_code == 429:
             retry_after = float(response.headers.get("Retry-After") or 1)
-            return self.outbox.retry(message, "ratelimited", retry_after=retry_after)
+            return self.outbox.retry(message, "ratelimited", retry_after=retry_after, count_attempt=False)
         if response.status_code in (400, 403, 404, 410):  # expired or used up, or a payload Slack refuses
             return self.outbox.dead(message, error)
         return self.outbox.retry(message, error)
@@ -142,7 +142,8 @@ class Notifier:
         where = "slack" if method == "chat.postMessage" else f"slack {method}"
         if status == 429:
             retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
-            return self.outbox.retry(message, "ratelimited", retry_after=retry_after, maybe_posted=maybe_posted)
+            return self.outbox.retry(message, "ratelimited", retry_after=retry_after, maybe_posted=maybe_posted,
+                                     count_attempt=False)
         if error in PERMANENT_SLACK_ERRORS:  # e.g. not_in_channel: history needs the bot in the channel
             unchecked = "" if method == "chat.postMessage" else " (could not look for an earlier post)"
             return self.outbox.dead(message, f"{where}: {error}{unchecked}")

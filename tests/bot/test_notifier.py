@@ -297,6 +297,21 @@ def test_relay_429_holds_the_channel_without_spending_the_next_messages_attempts
     assert relay.relay_once().sent == 1
     clock.now += timedelta(seconds=1)
     assert relay.relay_once().sent == 1
-    assert [(r.state, r.attempts) for r in rows(db)] == [(OutboxState.SENT, 2), (OutboxState.SENT, 1)]
+    assert [(r.state, r.attempts) for r in rows(db)] == [(OutboxState.SENT, 1), (OutboxState.SENT, 1)]
     assert calls(state, "chat.postMessage") == [429, 200, 200]
     assert calls(state, "conversations.history") == [], "Slack refused the post: nothing to look for"
+
+
+def test_a_long_rate_limit_never_dead_letters_a_message(db: Database, slack: SlackFixture) -> None:
+    server, state = slack
+    clock = Clock()
+    relay = notifier(db, server, clock)  # max_attempts=3
+    relay.slack.retry_handlers.clear()
+    queue_message(db, "m1")
+    state.faults.rate_limited_rate = 1.0
+    for _ in range(6):  # twice the attempts allowed, all of them 429
+        assert relay.relay_once().retried == 1
+        clock.now += timedelta(seconds=1)
+    state.faults.rate_limited_rate = 0.0
+    assert relay.relay_once().sent == 1
+    assert row(db).state == OutboxState.SENT
