@@ -10,7 +10,6 @@ What each answer means to the vendor (both retry anything but 2xx):
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from bot.stage_events import ATS_EVENT
 from integrations import greenhouse, greenhouse_webhooks, lever, lever_webhooks
 from integrations.ats_events import AtsEvent, AtsVendor, InvalidEvent
 from storage.db import transaction
-from storage.inbox import record_event
+from storage.inbox import record_event, record_invalid
 from storage.models import utcnow
 from storage.queue import Priority, enqueue
 
@@ -132,9 +131,5 @@ class AtsWebhooks:
 
 
 def _record_invalid(engine: Engine, provider: str, tenant_id: str, raw_body: bytes, error: str) -> None:
-    """Keep a signed but unreadable body for ops, once per distinct body."""
-    digest = hashlib.sha256(raw_body).hexdigest()
-    text = raw_body.decode("utf-8", "replace").replace("\x00", "\ufffd")[:100_000]  # PostgreSQL text has no NUL
     with transaction(engine) as s:
-        record_event(s, provider=provider, tenant_id=tenant_id, event_id=f"invalid:{digest}", body=text,
-                     action=error[:200], status="invalid")
+        record_invalid(s, provider=provider, tenant_id=tenant_id, raw_body=raw_body, error=error)

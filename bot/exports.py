@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from integrations.linkedin import (
 )
 from integrations.linkedin_models import ExportedCandidate
 from storage.db import transaction
-from storage.inbox import record_event
+from storage.inbox import record_event, record_invalid
 from storage.queue import Claimed, Priority, enqueue
 
 EXPORT = "linkedin.export"
@@ -88,11 +87,8 @@ class Exports:
         return 200, {"ok": True, "duplicate": new is None}
 
     def _record_invalid(self, tenant_id: str, raw_body: bytes, error: str) -> None:
-        """Keep a signed but unreadable body for ops, once per distinct body."""
-        digest = hashlib.sha256(raw_body).hexdigest()
         with transaction(self.engine) as s:
-            record_event(s, provider="linkedin", tenant_id=tenant_id, event_id=f"invalid:{digest}",
-                         body=raw_body.decode("utf-8", "replace")[:100_000], action=error[:200], status="invalid")
+            record_invalid(s, provider="linkedin", tenant_id=tenant_id, raw_body=raw_body, error=error)
 
     def handle(self, session: Session, item: Claimed) -> None:
         """Fetch the export's candidates (one LinkedIn call) and queue each for sync in this transaction."""

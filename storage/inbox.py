@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,3 +22,11 @@ def record_event(session: Session, *, provider: str, tenant_id: str, event_id: s
         received_at=now or utcnow(),
     ).on_conflict_do_nothing(index_elements=["provider", "tenant_id", "event_id"]).returning(INBOX.c.id)
     return session.execute(stmt).scalar_one_or_none()
+
+
+def record_invalid(session: Session, *, provider: str, tenant_id: str, raw_body: bytes, error: str) -> int | None:
+    """Keep a signed but unreadable body for ops, once per distinct body (keyed by its digest)."""
+    digest = hashlib.sha256(raw_body).hexdigest()
+    text = raw_body.decode("utf-8", "replace").replace("\x00", "\ufffd")[:100_000]  # PostgreSQL text has no NUL
+    return record_event(session, provider=provider, tenant_id=tenant_id, event_id=f"invalid:{digest}", body=text,
+                        action=error[:200], status="invalid")
