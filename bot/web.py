@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from slack_bolt import App, BoltRequest
 from sqlalchemy import Engine
 from starlette.applications import Starlette
@@ -29,6 +32,15 @@ async def _body_within(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+async def _webhook(request: Request, accept: Callable[[str, bytes], tuple[int, dict[str, Any]]]) -> Response:
+    """Every webhook route: the body up to the limit (413 past it), then `accept` off the event loop."""
+    body = await _body_within(request, MAX_WEBHOOK_BYTES)
+    if body is None:
+        return JSONResponse({"error": "body too large"}, status_code=413)
+    status, answer = await run_in_threadpool(accept, request.path_params["tenant"], body)
+    return JSONResponse(answer, status_code=status)
+
+
 def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App | None = None,
                    ats_webhooks: AtsWebhooks | None = None) -> Starlette:
     """Build the ASGI app; everything it needs is passed in by the composition root."""
@@ -45,12 +57,8 @@ def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App
     async def linkedin_push(request: Request) -> Response:
         """One-Click Export push: verified against the raw bytes, recorded, queued; answered at once."""
         assert exports is not None
-        body = await _body_within(request, MAX_WEBHOOK_BYTES)
-        if body is None:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        status, answer = await run_in_threadpool(
-            exports.accept, request.path_params["tenant"], body, request.headers.get("x-li-signature"))
-        return JSONResponse(answer, status_code=status)
+        signature = request.headers.get("x-li-signature")
+        return await _webhook(request, lambda tenant, body: exports.accept(tenant, body, signature))
 
     async def linkedin_challenge(request: Request) -> Response:
         assert exports is not None
@@ -63,21 +71,13 @@ def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App
     async def greenhouse_webhook(request: Request) -> Response:
         """Greenhouse webhook: verified against the raw bytes, recorded, queued; answered at once."""
         assert ats_webhooks is not None
-        body = await _body_within(request, MAX_WEBHOOK_BYTES)
-        if body is None:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        status, answer = await run_in_threadpool(
-            ats_webhooks.accept_greenhouse, request.path_params["tenant"], body, request.headers)
-        return JSONResponse(answer, status_code=status)
+        headers = request.headers
+        return await _webhook(request, lambda tenant, body: ats_webhooks.accept_greenhouse(tenant, body, headers))
 
     async def lever_webhook(request: Request) -> Response:
         """Lever webhook: its signature is inside the body; verified, recorded, queued; answered at once."""
         assert ats_webhooks is not None
-        body = await _body_within(request, MAX_WEBHOOK_BYTES)
-        if body is None:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        status, answer = await run_in_threadpool(ats_webhooks.accept_lever, request.path_params["tenant"], body)
-        return JSONResponse(answer, status_code=status)
+        return await _webhook(request, ats_webhooks.accept_lever)
 
     async def slack_events(request: Request) -> Response:
         """Commands, interactivity and events: Bolt verifies the signature on the raw body, off the loop."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Respond
 from sqlmodel import Session
 
-from bot.config_model import TenantUnclear
+from bot.config_model import Tenant, TenantUnclear
 from bot.dedupe_scan import ScanRequest
 from bot.domain.commands import Command
 from bot.lookup import find_people
@@ -21,6 +21,11 @@ from storage.models import AuditEntry, utcnow
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
+
+
+def request_key(command: dict[str, Any]) -> str:
+    """One Slack invocation: its retries carry the same trigger id, so work keyed by it is queued once."""
+    return str(command.get("trigger_id") or command.get("response_url") or "")
 
 
 def answers_for(rt: Runtime) -> dict[str, Answer]:
@@ -43,12 +48,10 @@ def answers_for(rt: Runtime) -> dict[str, Answer]:
         except TenantUnclear as exc:
             respond(replace_original=True, response_type="ephemeral", **blocks.export_problem(str(exc)))
             return
-        # Slack's retries of one invocation carry the same trigger id: they queue nothing more
-        request_key = str(command.get("trigger_id") or command.get("response_url") or "")
         queued = rt.slack_exports().request(ExportRequest(
             tenant_id=tenant.id, url=url, job_id=job, name=" ".join(parsed.args[2:]) or None,
             user=str(command.get("user_id", "")), channel=str(command.get("channel_id", "")),
-            response_url=str(command.get("response_url", "")), request_key=request_key))
+            response_url=str(command.get("response_url", "")), request_key=request_key(command)))
         _audit_queued(command, tenant.id, "export", queued)
 
     def _audit_queued(command: dict[str, Any], tenant_id: str, what: str, queued: int | None) -> None:
@@ -65,29 +68,28 @@ def answers_for(rt: Runtime) -> dict[str, Answer]:
         respond(replace_original=True, response_type="ephemeral",
                 **blocks.status_answer(report, {t.id: t.name for t in config.tenants}))
 
-    def mapping(parsed: Command, command: dict[str, Any], respond: Respond) -> None:
+    def named_tenant(parsed: Command, command: dict[str, Any], respond: Respond) -> Tenant | None:
+        """The tenant named in the command, else the channel's; None (and the reason, answered) if unclear."""
         try:
-            tenant = rt.app_config().resolve_tenant(channel=str(command.get("channel_id", "")),
-                                                    tenant_id=parsed.args[0] if parsed.args else None)
+            return rt.app_config().resolve_tenant(channel=str(command.get("channel_id", "")),
+                                                  tenant_id=parsed.args[0] if parsed.args else None)
         except TenantUnclear as exc:
             respond(replace_original=True, response_type="ephemeral",
-                    **blocks.usage(f"{exc} (or name one: `/candidate mapping <tenant>`)"))
+                    **blocks.usage(f"{exc} (or name one: `/candidate {parsed.name} <tenant>`)"))
+            return None
+
+    def mapping(parsed: Command, command: dict[str, Any], respond: Respond) -> None:
+        if (tenant := named_tenant(parsed, command, respond)) is None:
             return
         respond(replace_original=True, response_type="ephemeral", **blocks.mapping_answer(
             tenant.name, tenant.ats, project_rows(tenant), stage_rows(tenant), event_rows(tenant), FIELD_MAP))
 
     def dedupe(parsed: Command, command: dict[str, Any], respond: Respond) -> None:
-        try:
-            tenant = rt.app_config().resolve_tenant(channel=str(command.get("channel_id", "")),
-                                                    tenant_id=parsed.args[0] if parsed.args else None)
-        except TenantUnclear as exc:
-            respond(replace_original=True, response_type="ephemeral",
-                    **blocks.usage(f"{exc} (or name one: `/candidate dedupe <tenant>`)"))
+        if (tenant := named_tenant(parsed, command, respond)) is None:
             return
         queued = rt.duplicate_scans().request(ScanRequest(
             tenant_id=tenant.id, user=str(command.get("user_id", "")), channel=str(command.get("channel_id", "")),
-            response_url=str(command.get("response_url", "")),
-            request_key=str(command.get("trigger_id") or command.get("response_url") or "")))
+            response_url=str(command.get("response_url", "")), request_key=request_key(command)))
         _audit_queued(command, tenant.id, "dedupe", queued)
 
     return {"check": check, "export": export, "status": status, "mapping": mapping, "dedupe": dedupe}
