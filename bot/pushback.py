@@ -59,6 +59,10 @@ class PushBack:
             accepted += self._push_batch(session, tenant, client, rows[start : start + BATCH])
         return accepted
 
+    def push_candidate(self, session: Session, tenant: Tenant, row: Candidate) -> int:
+        """Push one candidate and its applications now (e.g. before their stage history); 1 if accepted."""
+        return self._push_batch(session, tenant, self.linkedin_for(tenant.id), [row])
+
     def _push_batch(self, session: Session, tenant: Tenant, client: LinkedInClient, rows: list[Candidate]) -> int:
         ids = [row.id or 0 for row in rows]
         keys = keys_of(session, tenant.id, ids)

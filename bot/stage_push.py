@@ -52,7 +52,7 @@ class StagePush:
         if candidate is None or not candidate.ats_candidate_id:
             raise PermanentError(f"application {app.ats_application_id} has no linked candidate")
         if candidate.linkedin_pushed_at is None:  # LinkedIn must know the application before its stages
-            self.push_back.push(session, tenant)
+            self.push_back.push_candidate(session, tenant, candidate)
         stages = self.history(session, tenant, app)
         if not stages:
             return
