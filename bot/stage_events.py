@@ -26,7 +26,7 @@ from bot.slack import blocks
 from integrations.ats import AtsClient
 from storage.candidates import record_attention
 from storage.models import Application, Candidate, StageEvent, table, utcnow
-from storage.outbox import add_message
+from storage.outbox import DM_PREFIX, add_message
 from storage.queue import Claimed
 
 ATS_EVENT = "ats.event"
@@ -78,7 +78,12 @@ class StageEvents:
             return
         if self.on_change is not None:
             self.on_change(session, tenant, change.application.id or 0, change.event_key)
-        queue_alerts(session, tenant, change, event.get("actor"), self.clock())
+        routes = tenant.alert_routes(change.application.job_id, change.to_stage)
+        owner = None
+        if any(route.dm_recruiter for route in routes):
+            owner = event.get("owner_email") or self.ats_for(tenant.id).owner_email(
+                change.application.ats_application_id)
+        queue_alerts(session, tenant, change, event.get("actor"), self.clock(), owner_email=owner)
 
     def record(self, session: Session, tenant: Tenant, event: dict[str, Any]) -> Change | None:
         """Record the change on the local application; None when it changes nothing (a replay, an echo)."""
@@ -155,14 +160,26 @@ class StageEvents:
                         tenant_id=tenant.id, now=self.clock(), payload=blocks.unmapped_stage(tenant.name, reason))
 
 
-def queue_alerts(session: Session, tenant: Tenant, change: Change, actor: str | None, now: datetime) -> None:
-    """One message per alert route that names the new stage, unique per change and channel (the outbox)."""
+def queue_alerts(session: Session, tenant: Tenant, change: Change, actor: str | None, now: datetime, *,
+                 owner_email: str | None = None) -> None:
+    """One message per alert route that names the new stage, unique per change and channel (the outbox).
+
+    With `owner_email` and a route that asks for it, one direct message to the owning recruiter too (the relay
+    finds them in Slack by that email). Alerts are queued as a batch kind: a burst into one channel is
+    coalesced into fewer posts that name every change.
+    """
     job = tenant.job(change.application.job_id)
     c = change.candidate
     alert = blocks.StageAlert(
         candidate=f"{c.first_name} {c.last_name}".strip() or "A candidate", role=job.name if job else None,
         from_stage=change.from_stage, to_stage=change.to_stage, actor=actor,
         ats=LABEL.get(tenant.ats, tenant.ats), ats_url=c.ats_url, tenant=tenant.name)
-    for route in tenant.alert_routes(change.application.job_id, change.to_stage):
+    payload = blocks.stage_alert(alert)
+    routes = tenant.alert_routes(change.application.job_id, change.to_stage)
+    for route in routes:
         add_message(session, dedupe_key=f"alert:{tenant.id}:{change.event_key}:{route.channel}",
-                    channel=route.channel, tenant_id=tenant.id, now=now, payload=blocks.stage_alert(alert))
+                    channel=route.channel, tenant_id=tenant.id, now=now, payload=payload, batch="stage_alert")
+    if owner_email and any(route.dm_recruiter for route in routes):
+        add_message(session, dedupe_key=f"alert-dm:{tenant.id}:{change.event_key}",
+                    channel=f"{DM_PREFIX}{owner_email.strip().lower()}", tenant_id=tenant.id, now=now,
+                    payload=payload, batch="stage_alert")

@@ -108,6 +108,9 @@ class AtsClient(Protocol):
     def job_stages(self, job_id: str) -> list[tuple[str, str]]:
         """(stage id, name) in pipeline order."""
 
+    def owner_email(self, application_id: str) -> str | None:
+        """The email of the user who owns the candidacy (its recruiter), when the ATS can say."""
+
     def changed_since(self, since: datetime | None, *, applications: bool = True) -> Iterator[AtsPerson]:
         """People created or updated at or after `since` (everyone when None), applications included.
 

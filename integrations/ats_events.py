@@ -40,6 +40,7 @@ class AtsEvent:
     occurred_at: datetime
     merged_into: str | None = None  # Greenhouse merge_candidate: the winning candidate id
     candidate_name: str | None = None
+    owner_email: str | None = None  # Greenhouse: the candidate's recruiter; Lever's webhook does not say
     raw_action_known: bool = True
 
     @property

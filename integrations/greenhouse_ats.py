@@ -128,6 +128,11 @@ class GreenhouseAts:
         """`GET /v3/job_interview_stages?job_ids=`, active stages by `sort_order`."""
         return [(str(s.id), s.name) for s in self._client.list_job_stages(_id(job_id)) if s.active]
 
+    def owner_email(self, application_id: str) -> str | None:
+        """None: Greenhouse's webhooks carry the candidate's recruiter with an email (the event has it), while
+        the reference shows Harvest's candidate `recruiter` without one, so no read here would find it."""
+        return None
+
     def changed_since(self, since: datetime | None, *, applications: bool = True) -> Iterator[AtsPerson]:
         """Candidates with `updated_at=gte|…`, then those whose applications changed, 50 people per batch.
 

@@ -52,10 +52,18 @@ class WebhookStage(_Wire):
     name: str | None = None
 
 
+class WebhookUser(_Wire):
+    """A user as webhooks show one: `{id, email, name, employee_id}` (reference 2)."""
+
+    id: GhId | None = None
+    email: str | None = None
+
+
 class WebhookCandidate(_Wire):
     id: GhId
     first_name: str | None = None
     last_name: str | None = None
+    recruiter: WebhookUser | None = None  # the candidate's recruiter: who owns them (an alert route's DM)
 
 
 class WebhookJob(_Wire):
@@ -117,6 +125,7 @@ def _application_fields(application: WebhookApplication) -> dict[str, Any]:
         "to_stage_name": stage.name if stage else None,
         "status": application.status,
         "candidate_name": full_name(candidate.first_name, candidate.last_name) if candidate else None,
+        "owner_email": candidate.recruiter.email if candidate and candidate.recruiter else None,
         # No actor: candidate_stage_change names no mover (`credited_to` is who sourced the candidate, and the
         # recruiter/coordinator are the candidate's, not the person who moved the application).
         **({"occurred_at": as_utc(occurred)} if occurred else {}),

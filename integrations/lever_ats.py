@@ -34,6 +34,7 @@ class LeverAts:
     def __init__(self, client: LeverClient) -> None:
         self._client = client
         self._stages: dict[str, str] | None = None
+        self._user_emails: dict[str, str | None] | None = None
 
     @property
     def api_calls(self) -> int:
@@ -127,6 +128,15 @@ class LeverAts:
     def job_stages(self, job_id: str) -> list[tuple[str, str]]:
         """`GET /stages`: Lever's stages belong to the account, the same for every posting."""
         return self._load_stages()
+
+    def owner_email(self, application_id: str) -> str | None:
+        """The opportunity's `owner` (`GET /opportunities/:id`) by email (`GET /users`, read again on a miss)."""
+        owner = self._client.get_opportunity(application_id).owner
+        if owner is None:
+            return None
+        if self._user_emails is None or owner not in self._user_emails:
+            self._user_emails = {u.id: u.email for u in self._client.list_users()}
+        return self._user_emails.get(owner)
 
     def changed_since(self, since: datetime | None, *, applications: bool = True) -> Iterator[AtsPerson]:
         """Opportunities with `updated_at_start` (ms, inclusive), then all opportunities of their contacts.

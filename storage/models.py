@@ -238,9 +238,12 @@ class OutboxMessage(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(unique=True, max_length=255)
     tenant_id: str | None = Field(default=None, max_length=64)
-    channel: str = Field(max_length=64)
+    # a channel id, or for a direct message "@" and the recipient's email (the relay finds their Slack user)
+    channel: str = Field(max_length=255)
     # The channel a post is paced in (in order, one per pace); None for answers sent to a `response_url`.
-    paced_channel: str | None = Field(default=None, max_length=64)
+    paced_channel: str | None = Field(default=None, max_length=255)
+    # A kind of message the relay may coalesce with others of its kind waiting for the same channel.
+    batch: str | None = Field(default=None, max_length=32)
     payload: dict[str, Any] = json_col()
     state: str = Field(default=OutboxState.PENDING, max_length=16)
     attempts: int = 0

@@ -50,15 +50,20 @@ def block_text(block: Mapping[str, Any]) -> list[Text]:
     return []
 
 
-def message_panel(message: Mapping[str, Any], channel_name: str) -> Panel:
+def message_panel(message: Mapping[str, Any], where: str) -> Panel:
+    """One posted message; `where` is "#channel-name" or how a direct message is described."""
     blocks = message.get("blocks") or []
     body = [line for block in blocks for line in block_text(block)] or [mrkdwn(message.get("text", ""))]
     edited = " (edited)" if message.get("edits") else ""
-    return Panel(Group(*body), title=f"#{channel_name} · HireBridge{edited}", title_align="left",
+    return Panel(Group(*body), title=f"{where} · HireBridge{edited}", title_align="left",
                  border_style="green")
 
 
-def show_messages(console: Console, messages: list[Mapping[str, Any]], channels: Mapping[str, str]) -> None:
+def show_messages(console: Console, messages: list[Mapping[str, Any]], channels: Mapping[str, str],
+                  dms: Mapping[str, str] | None = None) -> None:
+    """Each message under its channel's name, or for a DM channel (in `dms`) the person it is with."""
     for message in messages:
         channel = str(message.get("channel", ""))
-        console.print(message_panel(message, channels.get(channel, channel)))
+        dm = (dms or {}).get(channel)
+        where = f"direct message to {dm}" if dm else f"#{channels.get(channel, channel)}"
+        console.print(message_panel(message, where))

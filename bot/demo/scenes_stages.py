@@ -42,8 +42,10 @@ def scene_stage_alerts(demo: Demo) -> bool:
               "Greenhouse and Lever send signed webhooks when a recruiter moves a candidate. The bot checks the "
               "signature, records the move (Greenhouse does not say where from, so the last stage seen is the "
               "'from'), writes the stage history to LinkedIn Recruiter, and alerts the channels whose routes "
-              "name the stage — once. Lever then re-sends one webhook, as vendors do: nothing changes. A stage "
-              "the map does not name is recorded and reported to ops once, never alerted under a default.")
+              "name the stage — once. Where a route asks for it, the candidate's owner in the ATS gets a direct "
+              "message too (found in Slack by email). Lever then re-sends one webhook, as vendors do: nothing "
+              "changes. A stage the map does not name is recorded and reported to ops once, never alerted under a "
+              "default.")
     web = demo.web_url
     gh, lever = demo.sims.url("greenhouse"), demo.sims.url("lever")
     httpx.post(f"{gh}/_sandbox/webhooks", json={"url": f"{web}/webhooks/greenhouse/acme",
@@ -89,8 +91,12 @@ def scene_stage_alerts(demo: Demo) -> bool:
                        highlight=False)
     messages = httpx.get(f"{demo.sims.url('slack')}/_sandbox/messages", timeout=10).json()["messages"]
     alerts = [m for m in messages if m["channel"] in ("C0ACMEENG", "C0NWHIRE")]
+    slack: Any = demo.sims.states["slack"]
+    dms = [(slack.users[slack.ims[m["channel"]]], m["text"]) for m in messages if m["channel"] in slack.ims]
+    for who, text in dms:
+        demo.console.print(f"  direct message to {who} (owns the candidate in the ATS): {text}", highlight=False)
     notices = [m for m in messages if m["channel"] == "C0ACMEOPS" and "Unmapped" in m["text"]]
     history = stage_history(demo, omar) + stage_history(demo, ana)
-    return (len(alerts) == 2 and len(notices) == 1 and all(resent)
+    return (len(alerts) == 2 and len(notices) == 1 and all(resent) and [who for who, _ in dms] == ["Nia Recruiter"]
             and linkedin_stages(demo, omar)[-1:] == ["Phone Screen"] and sum("Phone" in h for h in history) == 2
             and "Take-home Assignment" not in linkedin_stages(demo, omar_data))

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -243,11 +244,12 @@ def scene_slack(demo: Demo) -> bool:
     demo.flush_outbox()
     response = httpx.get(f"{demo.sims.url('slack')}/_sandbox/messages", timeout=10)
     messages = response.json()["messages"]
-    channels = getattr(demo.sims.states["slack"], "channels", {})
-    show_messages(demo.console, messages, channels)
-    # one morning report per tenant, two stage alerts and an unmapped-stage notice, then one during and one after
-    # each of the two incidents
-    return len(messages) == len(demo.rt.app_config().tenants) + 3 + 4
+    slack: Any = demo.sims.states["slack"]
+    dms = {im: slack.users[user] for im, user in slack.ims.items()}
+    show_messages(demo.console, messages, slack.channels, dms)
+    # one morning report per tenant, two stage alerts, a recruiter's direct message and an unmapped-stage notice,
+    # then one during and one after each of the two incidents
+    return len(messages) == len(demo.rt.app_config().tenants) + 4 + 4
 
 
 def show_health(demo: Demo, tenant_id: str) -> None:

@@ -404,6 +404,25 @@ def stage_alert(alert: StageAlert) -> Message:
     return message(text, [section(head), context(" · ".join(where))])
 
 
+#: what a coalesced message of each outbox batch kind is a list of
+BATCH_LABELS = {"stage_alert": "stage changes"}
+
+
+def coalesced(kind: str, parts: Sequence[Message]) -> Message:
+    """Several queued messages of one kind as one post that still shows every one of them, in order.
+
+    The outbox takes at most `Outbox.batch_size` (10) parts; a stage alert is 2 blocks, so 10 fit Slack's 50.
+    """
+    label = BATCH_LABELS.get(kind, "updates")
+    body: list[dict[str, Any]] = [context(f"*{len(parts)} {label}* in a row, posted together")]
+    for i, part in enumerate(parts):
+        if i:
+            body.append({"type": "divider"})
+        body.extend(part.get("blocks") or [section(esc(str(part.get("text") or "")))])
+    text = f"{len(parts)} {label}: " + "; ".join(str(part.get("text") or "") for part in parts)
+    return message(text, body)
+
+
 def unmapped_stage(tenant_name: str, reason: str) -> Message:
     """The ops notice for a stage the stage map does not name (posted once per job and stage)."""
     return message(f"Unmapped ATS stage in {tenant_name}", [

@@ -51,6 +51,8 @@ class SlackState(SimulatorState):
         self.bot_token, self.app_token, self.team_id, self.bot_user_id = "", "", "", ""
         self.channels: dict[str, str] = {}
         self.users: dict[str, str] = {}
+        self.emails: dict[str, str] = {}  # user id -> profile email
+        self.ims: dict[str, str] = {}  # the bot's DM channel id -> the user it is with
         self.usergroups: dict[str, list[str]] = {}
         self.messages: list[Message] = []
         self.ephemeral: list[Message] = []
@@ -93,7 +95,7 @@ class SlackState(SimulatorState):
 
     def inspect(self) -> dict[str, Any]:
         with self.lock:
-            counts = {c: sum(m.channel == c for m in self.messages) for c in self.channels}
+            counts = {c: sum(m.channel == c for m in self.messages) for c in [*self.channels, *self.ims]}
             return {**super().inspect(), "team_id": self.team_id, "messages_per_channel": counts,
                     "ephemeral": len(self.ephemeral), "updates": len(self.updates),
                     "response_urls": len(self.response_urls), "socket": self.sockets.inspect()}
@@ -105,6 +107,9 @@ def seed_sandbox(state: SlackState, workspace: world.SlackWorkspace = world.SLAC
     state.bot_user_id = workspace.bot_user_id
     state.channels.update(workspace.channels)
     state.users.update(workspace.users)
+    state.emails.update({user: f"{name.split()[0].lower()}@hirebridge.example"
+                         for user, name in workspace.users.items()})
+    state.emails.update(workspace.emails)
     state.usergroups.update({group: list(members) for group, members in workspace.usergroups.items()})
     return state
 
@@ -142,9 +147,9 @@ def _authenticate(state: SlackState, request: Request, args: dict[str, Any]) -> 
 
 
 def _channel(state: SlackState, args: dict[str, Any]) -> str:
-    """A channel id; like Slack, a `#name` or bare name is accepted too."""
+    """A channel id; like Slack, a `#name` or bare name is accepted too, and a DM channel the bot opened."""
     wanted = str(args.get("channel") or "")
-    if wanted in state.channels:
+    if wanted in state.channels or wanted in state.ims:
         return wanted
     by_name = {name: cid for cid, name in state.channels.items()}
     if wanted.lstrip("#") in by_name:
@@ -195,18 +200,49 @@ def update_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     return {"channel": channel, "ts": message.ts, "text": message.text, "message": message.wire(state)}
 
 
+def _user(state: SlackState, user: str) -> dict[str, Any]:
+    """A user object as users.info and users.lookupByEmail return it."""
+    name = state.users[user]
+    handle = name.split()[0].lower()
+    profile = {"real_name": name, "display_name": handle, "real_name_normalized": name,
+               "display_name_normalized": handle, "email": state.emails.get(user), "team": state.team_id}
+    return {"id": user, "team_id": state.team_id, "name": handle, "deleted": False, "real_name": name,
+            "tz": "Etc/UTC", "tz_label": "Coordinated Universal Time", "tz_offset": 0,
+            "profile": profile, "is_admin": False, "is_owner": False, "is_bot": False,
+            "is_app_user": False, "updated": 1_700_000_000}
+
+
 def users_info(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     user = str(args.get("user") or "")
     if user not in state.users:
         raise SlackError("user_not_found")
-    name = state.users[user]
-    handle = name.split()[0].lower()
-    profile = {"real_name": name, "display_name": handle, "real_name_normalized": name,
-               "display_name_normalized": handle, "email": f"{handle}@hirebridge.example", "team": state.team_id}
-    return {"user": {"id": user, "team_id": state.team_id, "name": handle, "deleted": False, "real_name": name,
-                     "tz": "Etc/UTC", "tz_label": "Coordinated Universal Time", "tz_offset": 0,
-                     "profile": profile, "is_admin": False, "is_owner": False, "is_bot": False,
-                     "is_app_user": False, "updated": 1_700_000_000}}
+    return {"user": _user(state, user)}
+
+
+def users_lookup_by_email(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    """The user with this profile email (needs users:read.email); Slack compares emails ignoring case."""
+    email = str(args.get("email") or "").strip().lower()
+    if not email:
+        raise SlackError("invalid_arguments")
+    user = next((u for u, e in state.emails.items() if e.lower() == email), None)
+    if user is None:
+        raise SlackError("users_not_found")
+    return {"user": _user(state, user)}
+
+
+def conversations_open(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    """The bot's DM with one user (im:write): the same channel id every time it is asked."""
+    users = [u for u in str(args.get("users") or "").split(",") if u]
+    if len(users) != 1:  # a group DM is not something the bot opens
+        raise SlackError("users_list_not_supplied" if not users else "not_supported")
+    if users[0] not in state.users:
+        raise SlackError("user_not_found")
+    with state.lock:
+        channel = next((c for c, u in state.ims.items() if u == users[0]), None)
+        if channel is None:
+            channel = f"D{users[0][1:]}"
+            state.ims[channel] = users[0]
+    return {"channel": {"id": channel}}
 
 
 def conversations_info(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
@@ -244,6 +280,8 @@ METHODS: dict[str, Callable[[SlackState, dict[str, Any]], dict[str, Any]]] = {
     "chat.postEphemeral": post_ephemeral,
     "chat.update": update_message,
     "users.info": users_info,
+    "users.lookupByEmail": users_lookup_by_email,
+    "conversations.open": conversations_open,
     "conversations.info": conversations_info,
     "conversations.history": conversations_history,
     "usergroups.users.list": usergroups_users_list,

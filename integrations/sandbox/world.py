@@ -69,6 +69,7 @@ class SlackWorkspace:
     bot_user_id: str
     channels: dict[str, str] = field(default_factory=dict)  # id -> name
     users: dict[str, str] = field(default_factory=dict)  # id -> real name
+    emails: dict[str, str] = field(default_factory=dict)  # id -> profile email (users.lookupByEmail)
     usergroups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # S… id -> member user ids
 
 
@@ -155,6 +156,9 @@ SLACK = SlackWorkspace(
         "U0HIRINGMGR": "Hana Hiring-Manager",
         "U0LEE": "Lee Sourcer",
     },
+    # the recruiters' Slack emails are their ATS emails: an alert route's DM finds them by the ATS owner's email
+    emails={"U0RAE": "rae@acme.example", "U0OLU": "olu@acme.example", "U0NIA": "nia@talentforge.example",
+            "U0GUS": "gus@talentforge.example"},
     usergroups={"S0SOURCERS": ("U0LEE",)},  # a role granted to a user group in the example config
 )
 

@@ -12,6 +12,7 @@ import pytest
 from slack_sdk import WebClient
 from sqlmodel import Session, select
 
+from bot.slack import blocks
 from bot.slack.notifier import HISTORY_PAGE, Notifier
 from integrations.sandbox import slack as slack_sim
 from integrations.sandbox.server import RunningServer
@@ -315,3 +316,75 @@ def test_a_long_rate_limit_never_dead_letters_a_message(db: Database, slack: Sla
     state.faults.rate_limited_rate = 0.0
     assert relay.relay_once().sent == 1
     assert row(db).state == OutboxState.SENT
+
+
+# --- coalesced bursts -----------------------------------------------------------------------------------------
+
+def queue_alert(db: Database, i: int, channel: str = BUSY) -> None:
+    alert = blocks.StageAlert(candidate=f"Person {i}", role="Backend Engineer", from_stage="Application Review",
+                              to_stage="Phone Screen", actor=None, ats="Greenhouse", ats_url=None, tenant="Acme")
+    with Session(db.engine) as session, session.begin():
+        add_message(session, dedupe_key=f"alert {i}", channel=channel, payload=blocks.stage_alert(alert),
+                    batch="stage_alert")
+
+
+def test_relay_coalesces_a_burst_into_fewer_posts_that_name_every_change(
+        db: Database, strict_slack: SlackFixture, clock: Clock) -> None:
+    server, state = strict_slack
+    relay = notifier(db, server, clock)
+    for i in range(12):
+        queue_alert(db, i)
+    assert relay.relay_once().sent == 10
+    clock.now += timedelta(seconds=1)
+    assert relay.relay_once().sent == 2
+    first, second = state.messages
+    assert [f"Person {i}" in first.text for i in range(10)] == [True] * 10
+    named = [i for i in range(12) if any(f"*Person {i}*" in str(b) for b in first.blocks + second.blocks)]
+    assert named == list(range(12)), "every change is named in the blocks"
+    assert first.metadata is not None and first.metadata["event_payload"]["outbox_ids"] == ",".join(
+        str(r.id) for r in rows(db)[:10])
+    assert {r.slack_ts for r in rows(db)} == {first.ts, second.ts}
+    assert set(calls(state, "chat.postMessage")) == {200}
+
+
+def test_relay_that_crashed_after_posting_a_batch_posts_only_what_joined_later(
+        db: Database, strict_slack: SlackFixture, clock: Clock) -> None:
+    server, state = strict_slack
+    client = WebClient(token=SLACK.bot_token, base_url=f"{server.url}/api/")
+    for i in range(3):
+        queue_alert(db, i)
+    with pytest.raises(Killed):
+        Notifier(CrashAfterPosting(db.engine, clock=clock), client).relay_once()
+    for i in range(3, 5):
+        queue_alert(db, i)
+    clock.now += timedelta(seconds=61)  # the lease runs out; another relay claims the batch and the newcomers
+    assert notifier(db, server, clock).relay_once().sent == 5
+    first, second = state.messages
+    assert [i for i in range(5) if f"Person {i}" in second.text] == [3, 4], "nothing of the first post again"
+    saved = rows(db)
+    assert [r.slack_ts for r in saved] == [first.ts] * 3 + [second.ts] * 2
+    assert calls(state, "conversations.history") == [200]
+
+
+# --- direct messages ---------------------------------------------------------------------------------------------
+
+def test_relay_finds_the_recipient_of_a_direct_message_by_email(db: Database, slack: SlackFixture) -> None:
+    server, state = slack
+    queue_message(db, "dm 1", "@Rae@acme.example")
+    queue_message(db, "dm 2", "@Rae@acme.example")
+    relay = notifier(db, server, Clock())
+    assert relay.relay_once().sent == 1
+    relay.outbox.pace = timedelta(0)
+    assert relay.relay_once().sent == 1
+    assert [(m.channel, m.text) for m in state.messages] == [("D0RAE", "hello dm 1"), ("D0RAE", "hello dm 2")]
+    assert state.ims == {"D0RAE": "U0RAE"}
+    assert len(calls(state, "users.lookupByEmail")) == 1, "the person is looked up once per process"
+
+
+def test_a_direct_message_to_an_email_nobody_in_slack_has_is_dead_lettered(
+        db: Database, slack: SlackFixture) -> None:
+    server, state = slack
+    queue_message(db, "dm", "@nobody@acme.example")
+    assert notifier(db, server, Clock()).relay_once().dead == 1
+    assert row(db).last_error == "slack users.lookupByEmail: users_not_found (could not look for an earlier post)"
+    assert state.messages == []

@@ -157,3 +157,29 @@ def test_a_candidate_update_refreshes_the_local_index(world: World) -> None:
     with Session(world.rt.engine) as s:
         keys = {(k.kind, k.value) for k in s.exec(select(CandidateIdentity)).all()}
     assert ("email", "jane.doe@new.example") in keys
+
+
+def test_the_owning_recruiter_gets_one_direct_message_when_the_route_asks(world: World) -> None:
+    app = exported(world)
+    move = event(app, "gh-dm", to_stage_id="7003", to_stage_name="Phone Screen", owner_email="Rae@acme.example")
+    deliver(world, "acme", move)
+    deliver(world, "acme", move)
+    (dm,) = posted(world, "D0RAE")
+    assert "Jane Doe* — Senior Backend Engineer: Application Review → *Phone Screen*" in dm
+    assert len(posted(world, "C0ACMEENG")) == 1
+
+
+def test_no_direct_message_from_a_route_that_does_not_ask(world: World) -> None:
+    app = exported(world, job="4402")  # #hiring-data's route (Data department) has no dm_recruiter
+    deliver(world, "acme", event(app, "gh-nodm", to_stage_id="7104", to_stage_name="Onsite",
+                                 owner_email="rae@acme.example"))
+    assert len(posted(world, "C0ACMEDATA")) == 1
+    assert posted(world, "D0RAE") == []
+
+
+def test_lever_names_the_opportunity_owner_for_the_direct_message(world: World) -> None:
+    app = exported(world, "northwind", "post-nw-platform")
+    deliver(world, "northwind", event(app, "lv-dm", vendor="lever", from_stage_id="stage-nw-new",
+                                      to_stage_id="stage-nw-phone"))
+    (dm,) = posted(world, "D0NIA")  # the export's opportunity is owned by the user it is performed as
+    assert "→ *Phone screen*" in dm

@@ -38,7 +38,8 @@ def test_greenhouse_stage_change_reads_the_new_stage_and_no_previous_one() -> No
         event_id="3ce5180d-9119-4ddc-9ef6-21edb6e76f8a", vendor="greenhouse", action="candidate_stage_change",
         kind="stage_change", person_id="265772", application_id="265277", job_id="3485", to_stage_id="71416",
         to_stage_name="Assessment", from_stage_id=None, status="active", actor=None,
-        occurred_at=datetime(2026, 4, 9, 16, 38, 36, tzinfo=UTC), candidate_name="Sample Candidate")
+        occurred_at=datetime(2026, 4, 9, 16, 38, 36, tzinfo=UTC), candidate_name="Sample Candidate",
+        owner_email="user3128@example.com")  # the candidate's recruiter: an alert route's DM goes to them
 
 
 @pytest.mark.parametrize(("action", "kind", "status"), [

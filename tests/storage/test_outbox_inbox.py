@@ -199,6 +199,121 @@ def test_outbox_relays_racing_post_each_channel_once_per_pace(db: Database) -> N
     assert relays[0].counts()["sent"] == 12
 
 
+def add_alert(db: Database, key: str, channel: str = "C1") -> int | None:
+    with Session(db.engine) as session, session.begin():
+        return add_message(session, dedupe_key=key, channel=channel, payload={"text": key}, now=T0,
+                           batch="stage_alert")
+
+
+def parts(message: Pending) -> list[str]:
+    return [p.payload["text"] for p in message.parts]
+
+
+def test_outbox_coalesces_waiting_alerts_of_one_channel_up_to_the_batch_size(db: Database) -> None:
+    for i in range(5):
+        add_alert(db, f"a{i}")
+    add_alert(db, "other-channel", "C2")
+    now = [T0]
+    outbox = Outbox(db.engine, clock=lambda: now[0], batch_size=3)
+    first, other = outbox.claim()
+    assert parts(first) == ["a0", "a1", "a2"] and parts(other) == ["other-channel"]
+    assert outbox.claim() == [], "the channel is busy while its batch is in flight"
+    sent(outbox, [first, other])
+    assert outbox.counts()["sent"] == 4
+    now[0] += SECOND
+    (rest,) = outbox.claim()
+    assert parts(rest) == ["a3", "a4"]
+
+
+def test_outbox_never_coalesces_past_a_message_of_another_kind(db: Database) -> None:
+    add_alert(db, "a0")
+    add(db, "notice")  # not coalescible: it keeps its place in the channel
+    add_alert(db, "a1")
+    now = [T0]
+    outbox = Outbox(db.engine, clock=lambda: now[0])
+    order = []
+    for _ in range(3):
+        (message,) = outbox.claim()
+        order.append(parts(message))
+        sent(outbox, [message])
+        now[0] += SECOND
+    assert order == [["a0"], ["notice"], ["a1"]]
+
+
+def test_outbox_messages_without_a_kind_are_never_coalesced(db: Database) -> None:
+    for key in ("m0", "m1"):
+        add(db, key)
+    (message,) = Outbox(db.engine, clock=lambda: T0).claim()
+    assert parts(message) == ["m0"]
+
+
+def test_outbox_batch_shares_retries_and_a_429_costs_none_of_its_attempts(db: Database) -> None:
+    for i in range(3):
+        add_alert(db, f"a{i}")
+    now = [T0]
+    outbox = Outbox(db.engine, clock=lambda: now[0], max_attempts=2)
+    (batch,) = outbox.claim()
+    assert outbox.retry(batch, "ratelimited", retry_after=30, count_attempt=False) == OutboxState.PENDING
+    now[0] += timedelta(seconds=31)
+    (batch,) = outbox.claim()
+    assert parts(batch) == ["a0", "a1", "a2"] and [p.attempts for p in batch.parts] == [1, 1, 1]
+    outbox.retry(batch, "slack: internal_error")
+    now[0] += timedelta(hours=1)
+    (batch,) = outbox.claim()
+    assert outbox.retry(batch, "slack: internal_error") == OutboxState.DEAD
+    assert outbox.counts()["dead"] == 3
+
+
+def test_outbox_rider_with_attempts_left_outlives_its_spent_head(db: Database) -> None:
+    add_alert(db, "a0")
+    now = [T0]
+    outbox = Outbox(db.engine, clock=lambda: now[0], max_attempts=2)
+    (alone,) = outbox.claim()
+    outbox.retry(alone, "slack: internal_error")
+    add_alert(db, "a1")
+    now[0] += timedelta(hours=1)
+    (batch,) = outbox.claim()
+    assert [p.attempts for p in batch.parts] == [2, 1]
+    assert outbox.retry(batch, "slack: internal_error") == OutboxState.DEAD
+    assert outbox.counts()["dead"] == 1 and outbox.counts()["pending"] == 1
+
+
+def test_outbox_batch_left_mid_send_is_due_again_whole_and_flagged(db: Database) -> None:
+    for i in range(3):
+        add_alert(db, f"a{i}")
+    now = [T0]
+    outbox = Outbox(db.engine, lease=timedelta(seconds=30), clock=lambda: now[0])
+    outbox.claim()  # the relay dies after posting, before recording it
+    now[0] += timedelta(seconds=31)
+    (again,) = outbox.claim()
+    assert parts(again) == ["a0", "a1", "a2"] and all(p.maybe_posted for p in again.parts)
+
+
+def test_outbox_two_relays_claiming_at_once_never_share_a_batch(db: Database) -> None:
+    if db.backend != "postgresql":
+        pytest.skip("SQLite has a single writer: two claims cannot overlap")
+    for i in range(4):
+        add_alert(db, f"c1-{i}")
+    add_alert(db, "c2-0", "C2")
+    first = Outbox(db.engine, clock=lambda: T0)
+    other_process = build_engine(db.url, schema=db.schema)
+    second = Outbox(other_process, clock=lambda: T0)
+    meanwhile: list[list[Pending]] = []
+
+    def claim_meanwhile(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("WITH riders") and not meanwhile:  # the first claim holds head and riders
+            meanwhile.append(second.claim())
+
+    event.listen(db.engine, "after_cursor_execute", claim_meanwhile)
+    try:
+        mine = first.claim(limit=1)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", claim_meanwhile)
+        other_process.dispose()
+    assert [parts(m) for m in mine] == [["c1-0", "c1-1", "c1-2", "c1-3"]]
+    assert [parts(m) for m in meanwhile[0]] == [["c2-0"]]
+
+
 def test_inbox_records_an_event_id_once_per_provider_and_tenant(db: Database) -> None:
     with Session(db.engine) as session, session.begin():
         first = record_event(session, provider="greenhouse", tenant_id="acme", event_id="e-1", body="{}")
