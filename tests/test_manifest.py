@@ -57,7 +57,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SCOPE_OF: dict[str, tuple[str, ...]] = {
     "chat_postMessage": ("chat:write",), "chat_postEphemeral": ("chat:write",), "chat_update": ("chat:write",),
     "users_info": ("users:read",), "usergroups_users_list": ("usergroups:read",), "auth_test": (),
-    "conversations_info": ("channels:read",), "conversations_history": ("channels:history", "groups:history")}
+    "conversations_info": ("channels:read",),
+    "conversations_history": ("channels:history", "groups:history", "im:history"),
+    "users_lookupByEmail": ("users:read.email",), "conversations_open": ("im:write",)}
 
 
 def test_manifest_scopes_cover_every_web_api_method_the_code_calls(manifest: dict[str, Any]) -> None:
