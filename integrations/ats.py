@@ -45,6 +45,15 @@ class AtsPerson:
 
 
 @dataclass(frozen=True)
+class MergeOutcome:
+    """What `AtsClient.merge_people` left behind."""
+
+    survivor: AtsPerson  # the surviving person as the ATS holds it after the merge (applications included)
+    already_merged: bool  # the absorbed record was already gone/merged before this call (a retry after a crash)
+    actions: tuple[str, ...]  # what was done, human-readable, for the audit log
+
+
+@dataclass(frozen=True)
 class NewCandidate:
     """A person to create, with their first application."""
 
@@ -111,6 +120,20 @@ class AtsClient(Protocol):
     def owner_email(self, application_id: str) -> str | None:
         """The email of the user who owns the candidacy (its recruiter), when the ATS can say."""
 
+    def merge_people(self, survivor_id: str, absorbed_id: str, *, note: str) -> MergeOutcome:
+        """Merge the absorbed person into the survivor, irreversibly, losing nothing.
+
+        Every candidacy and contact detail of the absorbed person ends up on the survivor (how depends on
+        the vendor: Greenhouse merges the records, Lever links through the contact and archives the
+        duplicate opportunities), and `note` is left on the records for people reading the ATS, with a
+        `merge_marker` line appended that names both records.
+
+        Safe to call again after a crash at any point: a repeat finishes what is left and writes nothing
+        that is already there (the marker is how it recognises its own notes); when the absorbed person was
+        already merged, `already_merged` says so. A survivor that cannot be found, the same id twice, or a
+        vendor configuration the merge needs and lacks is Rejected before anything is written.
+        """
+
     def changed_since(self, since: datetime | None, *, applications: bool = True) -> Iterator[AtsPerson]:
         """People created or updated at or after `since` (everyone when None), applications included.
 
@@ -148,6 +171,15 @@ def missing(existing: Iterable[str], additions: Iterable[str], key: Callable[[st
             seen.add(key(value))
             fresh.append(value.strip())
     return fresh
+
+
+def merge_marker(survivor_id: str, absorbed_id: str) -> str:
+    """The line every merge note ends with: names both records, and lets a repeat find the notes it wrote."""
+    return f"[HireBridge merge: {absorbed_id} into {survivor_id}]"
+
+
+def merge_note(note: str, survivor_id: str, absorbed_id: str) -> str:
+    return f"{note.rstrip()}\n\n{merge_marker(survivor_id, absorbed_id)}"
 
 
 def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:

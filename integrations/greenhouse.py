@@ -190,6 +190,24 @@ class GreenhouseClient:
         body = {"from_stage_id": from_stage_id, "to_stage_id": to_stage_id}
         self._call("POST", f"{self._api}/v3/applications/{application_id}/move", json=body, sub=as_user)
 
+    def merge_candidates(self, primary_id: int, duplicate_id: int, *,
+                         as_user: int | None = None) -> Candidate | None:
+        """Fold the duplicate into the primary, irreversibly: the primary survives, the duplicate ceases to exist.
+
+        reference: v3 names the route, `POST /v3/candidates/{id}/merge` (scope `candidates:merge`), but its
+        body is undocumented; the path id is taken as the primary and the body as v1's
+        `{"duplicate_candidate_id"}` (v1 was `PUT /v1/candidates/merge` with `primary_candidate_id` and
+        `duplicate_candidate_id`). v1 answered with the merged candidate; v3's answer is undocumented too, so
+        one that does not read as a candidate is not an error (the merge is done): None, and re-read it.
+        Like every write it is not retried here: a 429 is RateLimited, for the caller to retry.
+        """
+        response = self._call("POST", f"{self._api}/v3/candidates/{primary_id}/merge",
+                              json={"duplicate_candidate_id": duplicate_id}, sub=as_user)
+        try:
+            return parse_model(Candidate, json_object(response))
+        except UnexpectedResponse:
+            return None
+
     # --- transport: tokens, the error edge, pages ---
 
     def _token(self, sub: int) -> str:

@@ -8,10 +8,13 @@ from datetime import UTC, datetime
 from integrations.ats import (
     AtsApplication,
     AtsPerson,
+    MergeOutcome,
     NewCandidate,
     batches,
     email_key,
     link_key,
+    merge_marker,
+    merge_note,
     missing,
     phone_key,
 )
@@ -132,6 +135,47 @@ class GreenhouseAts:
         """None: Greenhouse's webhooks carry the candidate's recruiter with an email (the event has it), while
         the reference shows Harvest's candidate `recruiter` without one, so no read here would find it."""
         return None
+
+    def merge_people(self, survivor_id: str, absorbed_id: str, *, note: str) -> MergeOutcome:
+        """Read both (`GET /v3/candidates?ids=a,b` and their applications), merge, note the survivor, re-read.
+
+        Greenhouse moves the absorbed candidate's applications, notes and contact details to the survivor and
+        deletes the absorbed one. A repeat finds the absorbed candidate gone and reports `already_merged`
+        without a merge call; it still adds the note if a crash came between the merge and the note (the
+        survivor's notes are read for the marker). v3 cannot tell "merged away" from "deleted": an absorbed
+        id that is not there at all also reads as already merged.
+        """
+        survivor, absorbed = _id(survivor_id), _id(absorbed_id)
+        if survivor == absorbed:
+            raise Rejected(f"cannot merge candidate {survivor_id} into itself", integration=INTEGRATION)
+        found = {p.person_id: p for p in self._people(self._client.get_candidates([survivor, absorbed]))}
+        if survivor_id not in found:
+            raise Rejected(f"survivor candidate {survivor_id} was not found", integration=INTEGRATION,
+                           status=404)
+        before = found.get(absorbed_id)
+        actions: list[str] = []
+        if before is None:
+            actions.append(f"candidate {absorbed_id} was already gone (merged before): no merge call")
+        else:
+            self._client.merge_candidates(survivor, absorbed)
+            moved = ", ".join(a.application_id for a in before.applications) or "none"
+            actions.append(f"merged Greenhouse candidate {absorbed_id} into {survivor_id} "
+                           f"(applications moved: {moved})")
+        marker = merge_marker(survivor_id, absorbed_id)
+        wrote = before is not None
+        if before is not None or not any(marker in n.body for n in self._client.list_notes(survivor)):
+            note_id = self._client.add_note(survivor, merge_note(note, survivor_id, absorbed_id)).id
+            actions.append(f"added note {note_id} on candidate {survivor_id}")
+            wrote = True
+        person = self.get_person(survivor_id) if wrote else found[survivor_id]  # unchanged: read just now
+        if person is None:  # only if someone deleted the survivor meanwhile
+            raise Rejected(f"survivor candidate {survivor_id} vanished during the merge", integration=INTEGRATION,
+                           status=404)
+        kept = {a.application_id for a in person.applications}
+        lost = [a.application_id for a in (before.applications if before else ()) if a.application_id not in kept]
+        if lost:  # the merge cannot be undone: say so in the audit log rather than fail
+            actions.append(f"applications not on the survivor after the merge: {', '.join(lost)}")
+        return MergeOutcome(person, before is None, tuple(actions))
 
     def changed_since(self, since: datetime | None, *, applications: bool = True) -> Iterator[AtsPerson]:
         """Candidates with `updated_at=gte|…`, then those whose applications changed, 50 people per batch.

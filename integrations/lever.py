@@ -131,13 +131,13 @@ class LeverClient:
                            links: Sequence[str] = (), headline: str | None = None, posting_id: str | None = None,
                            stage_id: str | None = None, sources: Sequence[str] = (), tags: Sequence[str] = (),
                            origin: str | None = None, contact_id: str | None = None,
-                           location: str | None = None) -> CreatedOpportunity:
+                           location: str | None = None, owner: str | None = None) -> CreatedOpportunity:
         """Create an opportunity; Lever dedupes by email onto an existing contact (see `deduped`)."""
         body: dict[str, Any] = {"emails": list(emails), "phones": [{"value": p} for p in phones],
                                 "links": list(links), "sources": list(sources), "tags": list(tags)}
         # every field is optional (the Go client quotes Lever); no blank name for an existing `contact`
         optional = {"name": name or None, "headline": headline, "stage": stage_id, "origin": origin,
-                    "contact": contact_id, "location": location,
+                    "contact": contact_id, "location": location, "owner": owner,
                     "postings": [posting_id] if posting_id else None}
         body.update({k: v for k, v in optional.items() if v is not None})
         created = self._request("POST", "/opportunities", params={"perform_as": self.perform_as}, json=body)
@@ -168,6 +168,17 @@ class LeverClient:
         """
         body = contact.model_dump(by_alias=True, exclude={"id"}, exclude_none=True)
         return _validate(LeverContact, _data(self._request("PUT", f"/contacts/{contact.id}", json=body)))
+
+    def archive_opportunity(self, opportunity_id: str, reason: str | None) -> LeverOpportunity:
+        """`PUT /opportunities/:id/archived` with `{"reason": <archive reason id>}`; a None reason unarchives.
+
+        reference 3.3 lists no `perform_as` on this route; it is sent as on the stage change, for attribution
+        (unconfirmed whether Lever honours it here). `cleanInterviews` and `requisitionId` are left out:
+        scheduled interviews stay, and no requisition is closed.
+        """
+        body = self._request("PUT", f"/opportunities/{opportunity_id}/archived",
+                             params={"perform_as": self.perform_as}, json={"reason": reason})
+        return _validate(LeverOpportunity, _data(body))
 
     def change_stage(self, opportunity_id: str, stage_id: str) -> LeverOpportunity:
         body = self._request("PUT", f"/opportunities/{opportunity_id}/stage",

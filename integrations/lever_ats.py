@@ -9,10 +9,13 @@ from datetime import UTC, datetime
 from integrations.ats import (
     AtsApplication,
     AtsPerson,
+    MergeOutcome,
     NewCandidate,
     batches,
     email_key,
     link_key,
+    merge_marker,
+    merge_note,
     missing,
     phone_key,
 )
@@ -27,12 +30,17 @@ CONTACTS_PER_REQUEST = 50
 
 
 class LeverAts:
-    """The protocol over a `LeverClient`; stage names are cached from `GET /stages` (ping loads them)."""
+    """The protocol over a `LeverClient`; stage names are cached from `GET /stages` (ping loads them).
+
+    `duplicate_archive_reason` is the account's archive reason id that `merge_people` archives a duplicate
+    opportunity with (Lever's archive reasons are per account; without one, merges are refused).
+    """
 
     kind = "lever"
 
-    def __init__(self, client: LeverClient) -> None:
+    def __init__(self, client: LeverClient, *, duplicate_archive_reason: str | None = None) -> None:
         self._client = client
+        self._duplicate_archive_reason = duplicate_archive_reason
         self._stages: dict[str, str] | None = None
         self._user_emails: dict[str, str | None] | None = None
 
@@ -87,18 +95,19 @@ class LeverAts:
         landing between the read and the write is lost.
         """
         if add_emails or add_phones:
-            self._add_contact_details(person_id, add_emails, add_phones)
+            self._add_contact_details(person_id, add_emails, [LeverPhone(value=p) for p in add_phones])
         if add_links:
             self._add_links(person_id, add_links)
 
-    def _add_contact_details(self, person_id: str, emails: Sequence[str], phones: Sequence[str]) -> None:
+    def _add_contact_details(self, person_id: str, emails: Sequence[str], phones: Sequence[LeverPhone]) -> None:
+        """Read the contact, then PUT it back whole with the emails and phones it lacks (phone types kept)."""
         contact = self._client.get_contact(person_id)
         new_emails = missing(contact.emails, emails, email_key)
-        new_phones = missing([p.value for p in contact.phones], phones, phone_key)
+        new_values = missing([p.value for p in contact.phones], [p.value for p in phones], phone_key)
+        new_phones = [next(p for p in phones if p.value.strip() == value) for value in new_values]
         if new_emails or new_phones:
             self._client.update_contact(contact.model_copy(update={
-                "emails": [*contact.emails, *new_emails],
-                "phones": [*contact.phones, *(LeverPhone(value=p) for p in new_phones)]}))
+                "emails": [*contact.emails, *new_emails], "phones": [*contact.phones, *new_phones]}))
 
     def _add_links(self, person_id: str, links: Sequence[str]) -> None:
         opportunities = self._existing(person_id)
@@ -137,6 +146,105 @@ class LeverAts:
         if self._user_emails is None or owner not in self._user_emails:
             self._user_emails = {u.id: u.email for u in self._client.list_users()}
         return self._user_emails.get(owner)
+
+    def merge_people(self, survivor_id: str, absorbed_id: str, *, note: str) -> MergeOutcome:
+        """Lever has no merge endpoint (reference 3.3): link through the contact, archive the duplicates.
+
+        Each step reads before it writes, so a repeat after a crash anywhere carries on where it stopped:
+        1. the emails, phones and links of the absorbed contact that the survivor lacks are added to it;
+        2. each live absorbed opportunity on a posting the survivor has no opportunity for (archived ones
+           count: a closed candidacy is not revived) is created again under the survivor's contact, with
+           the same posting, stage, owner, origin, sources and tags, so no candidacy is lost;
+        3. every absorbed opportunity gets the note unless one of its notes has the marker, and each live
+           one is archived with `duplicate_archive_reason`;
+        4. last, the survivor's latest live opportunity gets a note naming the absorbed contact.
+        Since the survivor's note comes last, "no absorbed opportunity live, and the survivor's notes carry
+        the marker" means an earlier call finished: `already_merged`, and nothing is written. A contact with
+        no opportunities reads the same way (Lever cannot tell it from one that never existed).
+
+        The absorbed contact stays (the API cannot delete or merge contacts), its opportunities archived;
+        opportunities archived before the merge keep their reason. Notes stay on the absorbed opportunities.
+        """
+        reason = self._duplicate_archive_reason
+        if reason is None:
+            raise Rejected("merging Lever people needs an archive reason id for duplicates: set "
+                           "`duplicate_archive_reason` in the tenant's Lever config", integration=INTEGRATION)
+        if survivor_id == absorbed_id:
+            raise Rejected(f"cannot merge contact {survivor_id} into itself", integration=INTEGRATION)
+        survivor = self._opportunities(survivor_id)
+        if not survivor:
+            raise Rejected(f"survivor contact {survivor_id} has no opportunities", integration=INTEGRATION,
+                           status=404)
+        absorbed = self._opportunities(absorbed_id)
+        if not absorbed:
+            return MergeOutcome(self._person(survivor), True,
+                                (f"contact {absorbed_id} has no opportunities: nothing left to merge",))
+        marker = merge_marker(survivor_id, absorbed_id)
+        live = [o for o in absorbed if o.archived is None]
+        survivor_noted = self._noted(survivor, marker)
+        if not live and survivor_noted:
+            return MergeOutcome(self._person(survivor), True,
+                                (f"contact {absorbed_id} was already merged into {survivor_id}: nothing to do",))
+        actions = self._copy_details(survivor_id, survivor, absorbed)
+        actions += self._carry_over(survivor_id, survivor, live)
+        absorbed_note = merge_note(f"{note.rstrip()}\n\nMerged into Lever contact {survivor_id}.",
+                                   survivor_id, absorbed_id)
+        for opportunity in absorbed:
+            if not self._noted([opportunity], marker):
+                note_id = self._client.add_note(opportunity.id, absorbed_note)
+                actions.append(f"added note {note_id} on absorbed opportunity {opportunity.id}")
+            if opportunity.archived is None:
+                self._client.archive_opportunity(opportunity.id, reason)
+                actions.append(f"archived opportunity {opportunity.id} with reason {reason}")
+        if not survivor_noted:
+            main = _latest([o for o in survivor if o.archived is None] or survivor)
+            merged_in = ", ".join(o.id for o in absorbed)
+            text = merge_note(f"{note.rstrip()}\n\nMerged in Lever contact {absorbed_id} "
+                              f"(opportunities {merged_in}).", survivor_id, absorbed_id)
+            note_id = self._client.add_note(main.id, text)
+            actions.append(f"added note {note_id} on opportunity {main.id} of contact {survivor_id}")
+        person = self.get_person(survivor_id)
+        if person is None:  # only if the survivor's opportunities were deleted meanwhile
+            raise Rejected(f"survivor contact {survivor_id} vanished during the merge", integration=INTEGRATION,
+                           status=404)
+        return MergeOutcome(person, False, tuple(actions))
+
+    def _noted(self, opportunities: Iterable[LeverOpportunity], marker: str) -> bool:
+        """Whether a note of one of these opportunities carries the marker (one notes read each, until found)."""
+        return any(marker in n.body for o in opportunities for n in self._client.list_notes(o.id))
+
+    def _copy_details(self, survivor_id: str, survivor: Sequence[LeverOpportunity],
+                      absorbed: Sequence[LeverOpportunity]) -> list[str]:
+        """Add the absorbed contact's emails, phones and links the survivor lacks (contact data rides on
+        every opportunity, so the first of each says it all)."""
+        have, give = survivor[0], absorbed[0]
+        emails = missing(have.emails, give.emails, email_key)
+        phones = missing([p.value for p in have.phones], [p.value for p in give.phones], phone_key)
+        links = missing(have.links, give.links, link_key)
+        if emails or phones:
+            self._add_contact_details(survivor_id, emails, [p for p in give.phones if p.value.strip() in phones])
+        if links:
+            self._add_links(survivor_id, links)
+        added = [f"{kind} {', '.join(values)}" for kind, values in
+                 (("emails", emails), ("phones", phones), ("links", links)) if values]
+        return [f"added {'; '.join(added)} to contact {survivor_id}"] if added else []
+
+    def _carry_over(self, survivor_id: str, survivor: Sequence[LeverOpportunity],
+                    live: Sequence[LeverOpportunity]) -> list[str]:
+        """Open, under the survivor's contact, each live candidacy it lacks (one per posting; no posting is
+        its own kind, a general lead)."""
+        held = {o.posting_id for o in survivor}
+        actions: list[str] = []
+        for o in live:
+            if o.posting_id in held:
+                continue
+            created = self._client.create_opportunity(
+                name="", contact_id=survivor_id, posting_id=o.posting_id, stage_id=o.stage, origin=o.origin,
+                sources=o.sources, tags=o.tags, owner=o.owner)
+            held.add(o.posting_id)
+            actions.append(f"created opportunity {created.opportunity.id} under contact {survivor_id} for "
+                           f"posting {o.posting_id or '(none)'} at stage {o.stage} (from opportunity {o.id})")
+        return actions
 
     def changed_since(self, since: datetime | None, *, applications: bool = True) -> Iterator[AtsPerson]:
         """Opportunities with `updated_at_start` (ms, inclusive), then all opportunities of their contacts.

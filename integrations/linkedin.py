@@ -127,6 +127,30 @@ class LinkedInClient:
             result.extend(self._batch("PUT", "/v2/atsCandidates", "BATCH_UPDATE", entries))
         return result
 
+    def delete_ats_candidates(self, ats_candidate_ids: Sequence[str]) -> BatchResult:
+        """Delete In-ATS candidate records (e.g. one merged away in the ATS), ≤100 per BATCH_DELETE call.
+
+        Rest.li's BATCH_DELETE: `DELETE /v2/atsCandidates` with the keys in the query and no body, a verdict
+        per key as for BATCH_UPDATE (reference 5.1, 5.3). A 404 for a key means it is gone already, which is
+        what was asked: counted as done, so a repeat after a crash is harmless. Ids repeated are sent once.
+        reference: RSC lists batch_delete for (versioned) candidates but shows no example; whether deleting a
+        candidate also removes applications naming it is not said (deleting an application takes its notes,
+        feedback and stages), so re-point or delete those separately.
+        """
+        ids = list(dict.fromkeys(ats_candidate_ids))
+        result = BatchResult()
+        for start in range(0, len(ids), BATCH_LIMIT):
+            chunk = ids[start : start + BATCH_LIMIT]
+            keys = [self._key("atsCandidateId", cid) for cid in chunk]
+            answer = self._call("DELETE", "/v2/atsCandidates", params=batch_ids_v1(keys),
+                                restli_method="BATCH_DELETE")
+            sent = {encode_key_v1(key): cid for key, cid in zip(keys, chunk, strict=True)}
+            verdicts = read_batch_result(answer, sent)
+            refused = {f.id: f for f in verdicts.failed if f.status != 404}  # every id is in ok or failed
+            result.ok.extend(cid for cid in chunk if cid not in refused)
+            result.failed.extend(refused.values())
+        return result
+
     def link_member(self, ats_candidate_id: str, member: str) -> None:
         """Tie an exported LinkedIn member (`urn:li:person:…`) to the ATS candidate."""
         patch = {"patch": {"$set": {"manualMatchedMember": member}}}

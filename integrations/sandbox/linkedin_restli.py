@@ -184,6 +184,7 @@ def batch_routes(state: LinkedInState, api: Api) -> list[Route]:
         Route("/v2/atsCandidates", api(partial(put_candidates, state)), methods=["PUT"]),
         Route("/v2/atsCandidates", api(partial(patch_candidates, state)), methods=["POST"]),
         Route("/v2/atsCandidates", api(partial(get_candidates, state)), methods=["GET"]),
+        Route("/v2/atsCandidates", api(partial(delete_candidates, state)), methods=["DELETE"]),
         Route("/v2/atsApplications", api(partial(put_applications, state)), methods=["PUT"]),
         Route("/v2/atsApplications/{key}/stages", api(partial(put_children, state, "stages")), methods=["PUT"]),
         Route("/v2/atsCandidates/{key}/notes", api(partial(put_children, state, "notes")), methods=["PUT"]),
@@ -276,6 +277,45 @@ async def get_candidates(state: LinkedInState, request: Request, customer: Custo
         elif verdict is not None:
             answer["errors"][text] = {"status": verdict[0], "message": verdict[1]}
     return JSONResponse(answer)
+
+
+async def delete_candidates(state: LinkedInState, request: Request, customer: Customer) -> Response:
+    """BATCH_DELETE: the keys in the query, no body (reference 5.3); a verdict per key, keys echoed in the
+    caller's protocol. A candidate goes with its notes (a sub-resource keyed by it) and its member link.
+
+    reference: unconfirmed whether LinkedIn also deletes applications naming the candidate; they are their
+    own resource keyed by their own ids, so the simulator keeps them. An unknown key is a per-key 404, the
+    Rest.li convention for a missing entity.
+    """
+    if request.headers.get("x-restli-method", "").strip().lower() != "batch_delete":
+        return restli_error(400, "X-RestLi-Method must be batch_delete")
+    if await request.body():
+        return restli_error(400, "BATCH_DELETE takes no body; the ids go in the query")
+    raw = request.url.query
+    keys = query_keys(raw)
+    if not keys:
+        return restli_error(400, "Name at least one id in the query")
+    if len(keys) > MAX_BATCH:
+        return restli_error(400, f"A batch holds at most {MAX_BATCH} records; got {len(keys)}")
+    if not state.take_records(customer.client_id, len(keys)):
+        return make_error(429)
+    encode = encode_key_v2 if "List(" in raw else encode_key_v1
+    results: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    for key in keys:
+        text = key if isinstance(key, str) else encode(key)
+        ident = (customer.organization, key_field(key, "atsCandidateId"))
+        with state.lock:
+            verdict = key_verdict(key, customer, "atsCandidateId") or (
+                None if ident in state.candidates else (404, "No such candidate"))
+            if verdict is None:
+                del state.candidates[ident]
+                state.notes.pop(ident, None)
+        if verdict is None:
+            results[text] = {"status": 204}
+        else:
+            errors[text] = {"status": verdict[0], "message": verdict[1]}
+    return JSONResponse({"results": results, "errors": errors})
 
 
 async def put_applications(state: LinkedInState, request: Request, customer: Customer) -> Response:
