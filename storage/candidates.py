@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_, update
+from sqlalchemy import and_, delete, func, insert, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -14,6 +14,7 @@ from storage.models import (
     Application,
     AttentionItem,
     Candidate,
+    CandidateBlock,
     CandidateIdentity,
     IdentityKind,
     SyncCursor,
@@ -30,8 +31,14 @@ def owners_of(session: Session, tenant_id: str, keys: Sequence[Key]) -> dict[Key
     if not keys:
         return {}
     c = IDENTITY.c
-    rows = session.execute(select(c.kind, c.value, c.candidate_id).where(
-        c.tenant_id == tenant_id, tuple_(c.kind, c.value).in_(list(keys)))).all()
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in dict.fromkeys(keys):
+        by_kind.setdefault(kind, []).append(value)
+    # One indexed search per kind, (tenant, kind, value) all bound: SQLite's planner uses only the tenant
+    # column for a row-value `(kind, value) IN (…)`, which scanned every identity of the tenant.
+    parts = [select(c.kind, c.value, c.candidate_id).where(c.tenant_id == tenant_id, c.kind == kind,
+                                                          c.value.in_(values)) for kind, values in by_kind.items()]
+    rows = session.execute(parts[0] if len(parts) == 1 else union_all(*parts)).all()
     return {(r.kind, r.value): int(r.candidate_id) for r in rows}
 
 
@@ -63,6 +70,27 @@ def claim_new(session: Session, tenant_id: str, keys: Sequence[Key], now: dateti
         session.add(CandidateIdentity(tenant_id=tenant_id, candidate_id=candidate.id or 0, kind=kind, value=value))
     session.flush()
     return candidate
+
+
+def set_blocks(session: Session, tenant_id: str, candidate_id: int, keys: Iterable[str]) -> None:
+    """Replace the candidate's name keys (what an import-time look-up for similar people compares)."""
+    blocks = table(CandidateBlock)
+    session.execute(delete(blocks).where(blocks.c.candidate_id == candidate_id))
+    rows = [{"tenant_id": tenant_id, "candidate_id": candidate_id, "key": key} for key in sorted(set(keys))]
+    if rows:
+        session.execute(insert(blocks), rows)
+
+
+def similar_by_blocks(session: Session, tenant_id: str, keys: Sequence[str], *, exclude: int | None = None,
+                      limit: int = 50) -> list[int]:
+    """Candidates sharing any of `keys`, those sharing the most first (one indexed query)."""
+    if not keys:
+        return []
+    c = table(CandidateBlock).c
+    shared = func.count().label("shared")
+    query = (select(c.candidate_id, shared).where(c.tenant_id == tenant_id, c.key.in_(list(keys)))
+             .group_by(c.candidate_id).order_by(shared.desc(), c.candidate_id).limit(limit + 1))
+    return [int(r.candidate_id) for r in session.execute(query) if r.candidate_id != exclude][:limit]
 
 
 def by_ats_id(session: Session, tenant_id: str, person_id: str) -> Candidate | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -56,7 +57,7 @@ def ts(nullable: bool = False, index: bool = False, default_now: bool = False) -
 
 
 def json_col(default: Any = None) -> Any:
-    factory = dict if default is None else (lambda: default)
+    factory = dict if default is None else (lambda: copy.deepcopy(default))  # never one shared list
     return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
 
 
@@ -128,6 +129,21 @@ class CandidateIdentity(SQLModel, table=True):
     kind: str = Field(max_length=32)
     value: str = Field(max_length=512)
     created_at: datetime = ts(default_now=True)
+
+
+class CandidateBlock(SQLModel, table=True):
+    """A name key of a candidate (bot.domain.matching's blocking keys): who to compare a newcomer with.
+
+    Identity keys (LinkedIn, email, phone) find the same person exactly; these find the similar ones, so an
+    import-time look-up for likely duplicates is one indexed query, however many candidates the tenant has.
+    """
+
+    __table_args__ = (Index("ix_candidateblock_lookup", "tenant_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenant.id", max_length=64)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    key: str = Field(max_length=64)
 
 
 class Application(SQLModel, table=True):
@@ -302,6 +318,41 @@ class IntegrationHealth(SQLModel, table=True):
     updated_at: datetime = ts(default_now=True)
 
 
+class ProposalState(StrEnum):
+    OPEN = "open"  # posted (or waiting to be) with its buttons
+    MERGING = "merging"  # someone chose a survivor; the merge work item is under way
+    MERGED = "merged"
+    DISMISSED = "dismissed"  # "Not a duplicate": never proposed again
+    FAILED = "failed"  # the merge gave up; the error is kept
+    SUPERSEDED = "superseded"  # one of its records was merged away by another decision
+
+
+class DuplicateProposal(SQLModel, table=True):
+    """A pair of ATS records that may be one person, proposed to ops with its reasons; decided once."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "pair_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(foreign_key="tenant.id", max_length=64)
+    pair_key: str = Field(max_length=255)  # both ATS person ids, sorted, "a|b": a pair is never re-proposed
+    record_a: str = Field(max_length=128)  # ATS person ids (Greenhouse candidate, Lever contact)
+    record_b: str = Field(max_length=128)
+    score: float = 0.0
+    confidence: str = Field(max_length=16)
+    reasons: list[str] = json_col(default=[])
+    # each record as the scan saw it (names, contact details, employer, link): what the Slack message shows
+    details: dict[str, Any] = json_col()
+    origin: str = Field(default="scan", max_length=16)  # scan | import
+    status: str = Field(default=ProposalState.OPEN, max_length=16, index=True)
+    posted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    survivor: str | None = Field(default=None, max_length=128)
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = ts(nullable=True)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = ts(default_now=True)
+    updated_at: datetime = ts(default_now=True)
+
+
 class AuditEntry(SQLModel, table=True):
     """Who did what, when, on whom; never holds more personal data than the subject's id."""
 
@@ -315,5 +366,5 @@ class AuditEntry(SQLModel, table=True):
 
 
 #: tables holding a person's data, for the erase command (issue: retention and erasure)
-PERSONAL_DATA_TABLES = ("candidate", "candidateidentity", "application", "stageevent", "note", "inboxevent",
-                        "attentionitem")
+PERSONAL_DATA_TABLES = ("candidate", "candidateidentity", "candidateblock", "application", "stageevent", "note",
+                        "inboxevent", "attentionitem", "duplicateproposal", "auditentry")
