@@ -147,18 +147,16 @@ def test_outbox_message_reclaimed_after_its_lease_is_flagged_maybe_posted(db: Da
     assert outbox.claim()[0].maybe_posted
 
 
-def test_outbox_two_relays_claiming_at_once_never_take_two_posts_of_one_channel(db: Database) -> None:
-    if db.backend != "postgresql":
-        pytest.skip("SQLite has a single writer: two claims cannot overlap")
-    for key, channel in (("c1-a", "C1"), ("c1-b", "C1"), ("c1-c", "C1"), ("c2-a", "C2")):
-        add(db, key, channel)
+def claim_while_another_relay_claims(db: Database, statement_start: str) -> tuple[list[Pending], list[Pending]]:
+    """One relay claims (limit 1); right after it runs the statement starting so, uncommitted, another relay
+    (its own engine, as another process) claims too. Returns what each got."""
     first = Outbox(db.engine, clock=lambda: T0)
     other_process = build_engine(db.url, schema=db.schema)
     second = Outbox(other_process, clock=lambda: T0)
     meanwhile: list[list[Pending]] = []
 
     def claim_meanwhile(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.startswith("WITH picked") and not meanwhile:  # the first claim holds its rows, uncommitted
+        if statement.startswith(statement_start) and not meanwhile:
             meanwhile.append(second.claim())
 
     event.listen(db.engine, "after_cursor_execute", claim_meanwhile)
@@ -167,8 +165,18 @@ def test_outbox_two_relays_claiming_at_once_never_take_two_posts_of_one_channel(
     finally:
         event.remove(db.engine, "after_cursor_execute", claim_meanwhile)
         other_process.dispose()
+    assert meanwhile, f"no statement starting {statement_start!r} ran: the test proved nothing"
+    return mine, meanwhile[0]
+
+
+def test_outbox_two_relays_claiming_at_once_never_take_two_posts_of_one_channel(db: Database) -> None:
+    if db.backend != "postgresql":
+        pytest.skip("SQLite has a single writer: two claims cannot overlap")
+    for key, channel in (("c1-a", "C1"), ("c1-b", "C1"), ("c1-c", "C1"), ("c2-a", "C2")):
+        add(db, key, channel)
+    mine, meanwhile = claim_while_another_relay_claims(db, "WITH picked")  # the first holds its rows
     assert texts(mine) == ["c1-a"]
-    assert texts(meanwhile[0]) == ["c2-a"], "the other relay skips C1: its head is taken, the rest wait"
+    assert texts(meanwhile) == ["c2-a"], "the other relay skips C1: its head is taken, the rest wait"
 
 
 def test_outbox_relays_racing_post_each_channel_once_per_pace(db: Database) -> None:
@@ -295,23 +303,9 @@ def test_outbox_two_relays_claiming_at_once_never_share_a_batch(db: Database) ->
     for i in range(4):
         add_alert(db, f"c1-{i}")
     add_alert(db, "c2-0", "C2")
-    first = Outbox(db.engine, clock=lambda: T0)
-    other_process = build_engine(db.url, schema=db.schema)
-    second = Outbox(other_process, clock=lambda: T0)
-    meanwhile: list[list[Pending]] = []
-
-    def claim_meanwhile(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.startswith("WITH riders") and not meanwhile:  # the first claim holds head and riders
-            meanwhile.append(second.claim())
-
-    event.listen(db.engine, "after_cursor_execute", claim_meanwhile)
-    try:
-        mine = first.claim(limit=1)
-    finally:
-        event.remove(db.engine, "after_cursor_execute", claim_meanwhile)
-        other_process.dispose()
+    mine, meanwhile = claim_while_another_relay_claims(db, "WITH riders")  # the first holds head and riders
     assert [parts(m) for m in mine] == [["c1-0", "c1-1", "c1-2", "c1-3"]]
-    assert [parts(m) for m in meanwhile[0]] == [["c2-0"]]
+    assert [parts(m) for m in meanwhile] == [["c2-0"]]
 
 
 def test_inbox_records_an_event_id_once_per_provider_and_tenant(db: Database) -> None:
