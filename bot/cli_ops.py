@@ -115,9 +115,73 @@ def sync(once: Annotated[bool, typer.Option("--once", help="Run one pass and exi
 def audit_duplicates(
     file: Annotated[Path, typer.Argument(help="A CSV export with a header row.")],
     out: Annotated[Path | None, typer.Option(help="Write proposed duplicate pairs to this CSV.")] = None,
+    region: Annotated[str, typer.Option(
+        help="Country whose phone numbers are written without +country code (ISO code).")] = "US",
+    min_confidence: Annotated[str, typer.Option(
+        help="Leave out pairs below this confidence: certain, likely or possible.")] = "possible",
 ) -> None:
-    """Audit a candidate CSV export for duplicates before launch."""
-    not_landed("audit-duplicates", "duplicate detection")
+    """Audit a candidate CSV export for duplicates before launch: one row per proposed pair, with reasons.
+
+    Without --out the pairs go to standard output as CSV and the summary to standard error.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bot.audit_duplicates import AuditError, audit_file
+    from bot.domain.identity import normalize_phone
+    from bot.domain.matching import Confidence
+
+    try:
+        normalize_phone("+14155550100", region)
+    except ValueError:
+        err.print(f"error: --region {region!r} is not a country code phone numbers know (e.g. US, GB, DE)",
+                  highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    try:
+        floor = Confidence(min_confidence.strip().lower())
+    except ValueError:
+        err.print(f"error: --min-confidence must be certain, likely or possible, not {min_confidence!r}",
+                  highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    summary = console if out is not None else err
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, transient=True, auto_refresh=False)  # no refresh thread: the audit may fork
+    task = bar.add_task(f"auditing {file.name}", total=None, visible=False)
+    shown: list[bool] = []
+
+    def read(records: int) -> None:
+        if records >= _PROGRESS_FROM and err.is_terminal:
+            bar.update(task, total=records, visible=True)
+            bar.start()
+            shown.append(True)
+
+    def advance(done: int) -> None:
+        bar.update(task, completed=done)
+        bar.refresh()
+
+    try:
+        table, result = audit_file(file, out, region=region, min_confidence=floor, progress=advance, on_read=read)
+    except AuditError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        if shown:
+            bar.stop()
+    counts = result.by_confidence
+    in_clusters = len(result.clusters)
+    lines = [f"audited {result.records:,} records from {file.name} in {result.seconds:.1f} s",
+             f"  duplicate clusters: {result.cluster_count:,} ({in_clusters:,} records in them)",
+             "  proposed pairs: " + ", ".join(f"{counts[c.value]:,} {c.value}" for c in Confidence)]
+    if table.ignored:
+        lines.append(f"  columns ignored: {', '.join(table.ignored)}")
+    if table.renamed_ids:
+        lines.append(f"  {table.renamed_ids:,} repeated record id(s) were suffixed with #2, #3, …")
+    if out is not None:
+        lines.append(f"  pairs written to {out}")
+    for line in lines:
+        summary.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+_PROGRESS_FROM = 5_000  # records from which the audit shows a progress bar
 
 
 def import_(

@@ -79,7 +79,7 @@ def test_dlq_drop_deletes_after_confirmation(env: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("argv", [
-    ["audit-duplicates", "x.csv"], ["erase", "--email", "a@b.c"], ["stats"],
+    ["erase", "--email", "a@b.c"], ["stats"],
 ])
 def test_verbs_not_landed_say_so_plainly(argv: list[str], env: dict[str, str]) -> None:
     result = runner.invoke(app, argv, env=env)
