@@ -98,6 +98,9 @@ class LeverConnection(_Section):
     api_key_env: EnvName
     perform_as: Text  # the Lever user id writes are attributed to
     signature_token_env: EnvName
+    # the archive reason id a merged duplicate's opportunities are archived with (Lever has no merge);
+    # without it, merges in this tenant are refused with that reason
+    duplicate_archive_reason: Text | None = None
 
 
 class LinkedInConnection(_Section):

@@ -49,7 +49,9 @@ class Connections:
         tenant = self.config.tenant(tenant_id)
         if tenant.ats == "greenhouse":
             return self._cached(tenant_id, "greenhouse_ats", lambda: GreenhouseAts(self.greenhouse(tenant)))
-        return self._cached(tenant_id, "lever_ats", lambda: LeverAts(self.lever(tenant)))
+        reason = tenant.lever.duplicate_archive_reason if tenant.lever else None
+        return self._cached(tenant_id, "lever_ats",
+                            lambda: LeverAts(self.lever(tenant), duplicate_archive_reason=reason))
 
     def greenhouse(self, tenant: Tenant) -> GreenhouseClient:
         conn = tenant.greenhouse

@@ -8,6 +8,7 @@ from bot.dedupe_scan import SCAN
 from bot.exports import EXPORT
 from bot.health import CHECK, REPORT
 from bot.inmail import POLL
+from bot.merges import MERGE
 from bot.mirror import MIRROR
 from bot.pushback import PUSH_BACK
 from bot.runtime import Runtime
@@ -29,6 +30,7 @@ def handlers_for(rt: Runtime) -> Mapping[str, Handler]:
         EXPORT: rt.exports().handle,
         SLACK_EXPORT: rt.slack_exports(),
         SCAN: rt.duplicate_scans(),
+        MERGE: rt.merges(),
         ATS_EVENT: rt.stage_events(),
         STAGE_PUSH: rt.stage_push(),
         STAGE_MOVE: rt.stage_moves(),

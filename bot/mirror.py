@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.config_model import AppConfig, Tenant
+from bot.similar import refresh_blocks
 from bot.sync import person_keys
 from integrations.ats import AtsClient, AtsPerson
 from storage.candidates import add_keys, first_owner, read_cursor, upsert_application, write_cursor
@@ -83,6 +84,7 @@ class Mirror:
         self._update(row, person)
         session.add(row)
         add_keys(session, tenant.id, row.id or 0, keys)
+        refresh_blocks(session, row, self.config.phone_region(tenant.id))
         for app in person.applications:
             job = tenant.job(app.job_id)
             upsert_application(session, tenant.id, row.id or 0, app.application_id, job_id=app.job_id,

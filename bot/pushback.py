@@ -59,6 +59,17 @@ class PushBack:
             accepted += self._push_batch(session, tenant, client, rows[start : start + BATCH])
         return accepted
 
+    def withdraw(self, session: Session, tenant: Tenant, ats_candidate_ids: list[str]) -> None:
+        """Delete LinkedIn's In-ATS records of people who no longer exist in the ATS (merged away)."""
+        client = self.linkedin_for(tenant.id)
+        with self.budget.spending(tenant.id, lambda: client.requests_made, session):
+            result = client.delete_ats_candidates(ats_candidate_ids)
+        for failure in result.failed:  # LinkedIn still shows them as in the ATS: ops must know
+            record_attention(session, tenant_id=tenant.id, source="linkedin_withdraw", source_id=failure.id,
+                             reason=f"LinkedIn refused deleting merged-away candidate {failure.id} "
+                                    f"({failure.status}): {failure.message}",
+                             detail={"ats_candidate_id": failure.id}, now=self.clock())
+
     def push_candidate(self, session: Session, tenant: Tenant, row: Candidate) -> int:
         """Push one candidate and its applications now (e.g. before their stage history); 1 if accepted."""
         return self._push_batch(session, tenant, self.linkedin_for(tenant.id), [row])

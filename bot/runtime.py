@@ -21,9 +21,11 @@ from bot.dedupe_scan import DuplicateScans
 from bot.exports import Exports
 from bot.health import HealthChecks
 from bot.inmail import InMailPoller
+from bot.merges import Merges
 from bot.mirror import Mirror
 from bot.pushback import PushBack
 from bot.settings import Settings
+from bot.similar import ImportMatches
 from bot.slack.usergroups import UserGroups
 from bot.slack_export import SlackExports
 from bot.stage_events import StageEvents
@@ -92,8 +94,9 @@ class Runtime:
         return PushBack(self.engine, self.app_config(), self.connections().linkedin, self.linkedin_budget())
 
     def sync_service(self) -> SyncService:
+        matches = ImportMatches(self.app_config())
         return SyncService(self.engine, self.app_config(), self.connections().ats_adapter,
-                           on_synced=self.push_back().schedule)
+                           on_synced=self.push_back().schedule, on_created=matches.created)
 
     def mirror(self) -> Mirror:
         return Mirror(self.engine, self.app_config(), self.connections().ats_adapter,
@@ -111,7 +114,7 @@ class Runtime:
 
     def stage_events(self) -> StageEvents:
         return StageEvents(self.engine, self.app_config(), self.connections().ats_adapter, self.mirror(),
-                           on_change=self.stage_push().schedule)
+                           on_change=self.stage_push().schedule, on_merged=self.merges().merged_in_ats)
 
     def stage_push(self) -> StagePush:
         return StagePush(self.engine, self.app_config(), self.connections().linkedin, self.linkedin_budget(),
@@ -119,6 +122,10 @@ class Runtime:
 
     def duplicate_scans(self) -> DuplicateScans:
         return DuplicateScans(self.engine, self.app_config(), self.connections().ats_adapter)
+
+    def merges(self) -> Merges:
+        return Merges(self.engine, self.app_config(), self.connections().ats_adapter, self.mirror(),
+                      self.push_back())
 
     def inmail(self) -> InMailPoller:
         return InMailPoller(self.engine, self.app_config(), self.connections().linkedin,
@@ -156,10 +163,14 @@ class Runtime:
         from bot.slack.answers import answers_for
         from bot.slack.app import build_slack_app
         from bot.slack.commands import CandidateCommand
+        from bot.slack.merge_actions import ProposalActions
+        from bot.slack.roles import Roles
 
-        candidate = CandidateCommand(self.engine, self.app_config, answers_for(self), self.user_groups())
+        groups = self.user_groups()
+        candidate = CandidateCommand(self.engine, self.app_config, answers_for(self), groups)
+        proposals = ProposalActions(self.merges(), Roles(self.app_config, groups))
         return build_slack_app(signing_secret=secret.get_secret_value() if secret else None, client=self.slack(),
-                               candidate=candidate)
+                               candidate=candidate, proposals=proposals)
 
     def close(self) -> None:
         if self._http is not None:

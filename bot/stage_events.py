@@ -8,6 +8,9 @@ One `ats.event` work item per accepted webhook. Its handler, in the item's trans
    a default name;
 4. queues the push of the application's stage history to LinkedIn (`on_change`), and one Slack message per
    alert route that wants the stage, unique per change and channel.
+
+A contact update refreshes the local index; a merge made in the ATS (Greenhouse's `merge_candidate`) is folded
+in locally through `on_merged` (a merge HireBridge made itself finds nothing left to fold).
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ class StageEvents:
     ats_for: Callable[[str], AtsClient]
     mirror: Mirror
     on_change: Callable[[Session, Tenant, int, str], None] | None = None  # e.g. push the stage to LinkedIn
+    #: a merge made in the ATS (absorbed person id, surviving person id): fold it in locally
+    on_merged: Callable[[Session, Tenant, str, str], None] | None = None
     clock: Callable[[], datetime] = utcnow
 
     def __call__(self, session: Session, item: Claimed) -> None:
@@ -68,8 +73,12 @@ class StageEvents:
             if person is not None:  # contact details, links, employer: the local index follows the ATS
                 self.mirror.absorb(session, tenant, person)
             return
+        if event.get("kind") == "merged" and event.get("person_id") and event.get("merged_into"):
+            if self.on_merged is not None:
+                self.on_merged(session, tenant, str(event["person_id"]), str(event["merged_into"]))
+            return
         if event.get("kind") not in STAGE_KINDS or not event.get("application_id"):
-            return  # merges and deletions belong to duplicate merging and erasure; the inbox keeps them
+            return  # deletions belong to erasure; the inbox keeps them
         change = self.record(session, tenant, event)
         if change is None:
             return

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from bot.config_model import AppConfig, Tenant
 from bot.domain.identity import find_linkedin_urls, identity_keys
 from bot.domain.prospect import Mapped, NeedsAttention, Prospect, map_prospect
+from bot.similar import refresh_blocks
 from integrations.ats import AtsApplication, AtsClient, AtsPerson, NewCandidate
 from storage.candidates import add_keys, claim_new, first_owner, record_attention, upsert_application
 from storage.db import transaction
@@ -66,6 +67,8 @@ class SyncService:
     ats_for: Callable[[str], AtsClient]
     clock: Callable[[], datetime] = utcnow
     on_synced: Callable[[Session, str], None] | None = None  # e.g. schedule the push back to LinkedIn
+    #: a person was created in the ATS (tenant, local candidate id): e.g. propose merges with likely duplicates
+    on_created: Callable[[Session, Tenant, int], object] | None = None
 
     def enqueue(self, session: Session, tenant_id: str, prospect: Prospect) -> int | None:
         """Queue a prospect in the caller's transaction; the same source record is queued once."""
@@ -105,6 +108,8 @@ class SyncService:
             added = [a.application_id for a in applications]
         self._ensure_keys_in_ats(ats, person, mapped)
         self._record(session, tenant, claim, person, applications, added, mapped)
+        if how == "created" and self.on_created is not None:  # likely duplicates become merge proposals
+            self.on_created(session, tenant, claim.candidate_id)
         return Outcome(claim.candidate_id, person.person_id, how, claim.matched_by, added)
 
     def _known(self, tenant_id: str, mapped: Mapped) -> bool:
@@ -240,6 +245,7 @@ class SyncService:
         session.add(row)
         keys = [(IdentityKind.ATS.value, person.person_id), *person_keys(person, self._region())]
         conflicts = add_keys(session, tenant.id, claim.candidate_id, keys)
+        refresh_blocks(session, row, self._region())
         if conflicts:
             log.info("candidate %s shares keys with another record: %s", claim.candidate_id, conflicts)
         for app in applications:

@@ -6,6 +6,7 @@ The demo plays Slack: it signs each slash command exactly as Slack does and post
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -60,6 +61,31 @@ class Slack:
                                 highlight=False)
         return form
 
+    def click(self, user: str, message: dict[str, Any], action_id: str, label: str) -> int:
+        """Click a button of a posted message as `user` (after Slack's confirm dialog, if it has one)."""
+        channel = str(message["channel"])
+        minted = httpx.post(f"{self.sim}/_sandbox/response_urls", timeout=10,
+                            json={"channel": channel, "user": user, "message_ts": message["ts"]})
+        (button,) = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
+                     if e["action_id"] == action_id]
+        payload = {"type": "block_actions", "team": {"id": SLACK.team_id}, "user": {"id": user},
+                   "api_app_id": "A0HIREBRIDGE", "container": {"type": "message", "message_ts": message["ts"],
+                                                                "channel_id": channel},
+                   "trigger_id": f"{time.time_ns()}.demo", "channel": {"id": channel},
+                   "message": {"ts": message["ts"], "text": message["text"], "blocks": message["blocks"]},
+                   "response_url": minted.json()["response_url"],
+                   "actions": [{"type": "button", "action_id": action_id, "value": button["value"],
+                                "block_id": "", "action_ts": f"{time.time():.6f}"}]}
+        body, ts = urlencode({"payload": json.dumps(payload)}), str(int(time.time()))
+        headers = {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": str(self.signer.generate_signature(
+            timestamp=ts, body=body)), "Content-Type": "application/x-www-form-urlencoded"}
+        answer = httpx.post(f"{self.bot_url}/slack/events", content=body, headers=headers, timeout=10)
+        who = SLACK.users.get(user, user)
+        confirm = " and confirms Slack's dialog" if "confirm" in button else ""
+        self.demo.console.print(f"  [bold]{who}[/bold] clicks [bold]{label}[/bold]{confirm} "
+                                f"[dim](ack {answer.status_code})[/dim]", highlight=False)
+        return answer.status_code
+
     def answers(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Wait for `count` new response_url answers and show them as Slack would (only to the asker)."""
         deadline = time.monotonic() + timeout
@@ -101,6 +127,7 @@ def scene_slack_commands(demo: Demo) -> bool:
     assert slack_app is not None, "the sandbox environment sets SLACK_SIGNING_SECRET"
     web = serve_in_thread(create_web_app(demo.rt.engine, exports=demo.rt.exports(), slack=slack_app), "slack-web")
     demo.extra_servers.append(web)
+    demo.slack_url = web.url
     slack = Slack(demo, web.url)
 
     slack.command("U0RAE", "check linkedin.com/in/Omar-Haddad/?trk=public_profile")

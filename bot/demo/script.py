@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.config import check_config, format_report, load_config
 from bot.demo.render import show_messages
+from bot.demo.scenes_dedupe import scene_duplicates
 from bot.demo.scenes_slack import scene_slack_commands
 from bot.demo.scenes_stages import scene_stage_alerts
 from bot.demo.scenes_sync import scene_calls, scene_exports, scene_inmail
@@ -36,6 +37,7 @@ from integrations.sandbox.world import SANDBOX_ENV
 from storage.db import transaction
 from storage.health import health_of
 from storage.migrate import head_revision, upgrade
+from storage.models import DuplicateProposal
 from storage.queue import RetryPolicy, enqueue
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "hirebridge.example.toml"
@@ -66,6 +68,7 @@ class Demo:
     handler_overrides: dict[str, Handler] = field(default_factory=dict)
     ats_calls_before: dict[str, int] = field(default_factory=dict)
     web_url: str = ""  # the bot's web server (`hirebridge serve`), once started
+    slack_url: str = ""  # the bot's web server with /slack/events, once the Slack scene started it
 
     def step(self, title: str, story: str) -> None:
         self.console.print()
@@ -195,7 +198,7 @@ def report_all(demo: Demo, run: str, tenants: list[str] | None = None) -> None:
 
 
 def scene_outage(demo: Demo) -> bool:
-    demo.step("9. Greenhouse outage",
+    demo.step("10. Greenhouse outage",
               "Greenhouse answers 503. The check fails, is retried with exponential backoff and jitter, "
               "and succeeds once Greenhouse is back. Nothing is lost.")
     faults = demo.sims.states["greenhouse"].faults
@@ -216,7 +219,7 @@ def scene_outage(demo: Demo) -> bool:
 
 
 def scene_dead_letter(demo: Demo) -> bool:
-    demo.step("10. A revoked credential",
+    demo.step("11. A revoked credential",
               "Lever refuses globex's API key. Retrying cannot fix that: the item goes straight to the "
               "dead-letter queue with its error, ops fix the key, and `hirebridge dlq retry` replays it.")
     faults = demo.sims.states["lever"].faults
@@ -240,7 +243,7 @@ def scene_dead_letter(demo: Demo) -> bool:
 
 
 def scene_slack(demo: Demo) -> bool:
-    demo.step("11. What Slack saw", "Every message the bot posted, as the sandbox Slack workspace recorded it.")
+    demo.step("12. What Slack saw", "Every message the bot posted, as the sandbox Slack workspace recorded it.")
     demo.flush_outbox()
     response = httpx.get(f"{demo.sims.url('slack')}/_sandbox/messages", timeout=10)
     messages = response.json()["messages"]
@@ -248,8 +251,10 @@ def scene_slack(demo: Demo) -> bool:
     dms = {im: slack.users[user] for im, user in slack.ims.items()}
     show_messages(demo.console, messages, slack.channels, dms)
     # one morning report per tenant, two stage alerts, a recruiter's direct message and an unmapped-stage notice,
-    # then one during and one after each of the two incidents
-    return len(messages) == len(demo.rt.app_config().tenants) + 4 + 4
+    # the merge proposals the scan posted, then one during and one after each of the two incidents
+    with Session(demo.rt.engine) as session:
+        proposals = len(session.exec(select(DuplicateProposal).where(DuplicateProposal.posted)).all())
+    return len(messages) == len(demo.rt.app_config().tenants) + 4 + proposals + 4
 
 
 def show_health(demo: Demo, tenant_id: str) -> None:
@@ -289,6 +294,6 @@ def summary(demo: Demo, elapsed: float, ok: bool) -> None:
 
 SCENES: list[Callable[[Demo], bool]] = [
     scene_config, scene_setup, scene_connect, scene_exports, scene_calls, scene_inmail, scene_slack_commands,
-    scene_stage_alerts, scene_outage,
+    scene_stage_alerts, scene_duplicates, scene_outage,
     scene_dead_letter, scene_slack,
 ]

@@ -342,36 +342,47 @@ def mapping_answer(tenant_name: str, ats: str, projects: Sequence[tuple[str, str
 # --- /candidate dedupe --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class DuplicateGroup:
-    records: tuple[tuple[str, str | None], ...]  # (name, link to the ATS record)
-    shared: tuple[str, ...]  # key kinds: linkedin, email, phone
+class DuplicatePair:
+    """One pair a scan found: both records (name, link), how sure, why, and whether it is newly proposed."""
+
+    a: tuple[str, str | None]
+    b: tuple[str, str | None]
+    confidence: str
+    reasons: tuple[str, ...]
+    new: bool
 
 
-MAX_GROUPS_SHOWN = 40
+MAX_PAIRS_SHOWN = 40
+CONFIDENCES = ("certain", "likely", "possible")
 
 
-def dedupe_answer(tenant_name: str, ats: str, checked: int, groups: Sequence[DuplicateGroup]) -> Message:
-    """A scan's result: how many records were checked and each group of records sharing a key."""
+def dedupe_answer(tenant_name: str, ats: str, checked: int, pairs: Sequence[DuplicatePair], *, posted: int,
+                  ops_channel: str) -> Message:
+    """A scan's result: records checked, pairs by confidence, and where the new merge proposals went."""
     where = f"{LABELS.get(ats, ats)} ({esc(tenant_name)})"
-    if not groups:
+    if not pairs:
         head = f":white_check_mark: *No duplicates* among {checked} record(s) in {where}."
-        return message(f"No duplicates in {tenant_name}", [section(head), context(EXACT_ONLY)])
-    head = (f":busts_in_silhouette: *{len(groups)} group(s) of duplicates* among {checked} record(s) in "
-            f"{where}: they share a LinkedIn profile, an email or a phone.")
-    rows = [section(_group_line(g)) for g in groups[:MAX_GROUPS_SHOWN]]
-    more = [context(f"{len(groups) - MAX_GROUPS_SHOWN} more group(s) not shown {TRUNCATED}")] \
-        if len(groups) > MAX_GROUPS_SHOWN else []
-    return message(f"{len(groups)} groups of duplicates in {tenant_name}",
-                   [section(head), *rows, *more, context(EXACT_ONLY)])
+        return message(f"No duplicates in {tenant_name}", [section(head)])
+    by = {c: sum(p.confidence == c for p in pairs) for c in CONFIDENCES}
+    counts = ", ".join(f"{n} {c}" for c, n in by.items() if n)
+    head = (f":busts_in_silhouette: *{len(pairs)} possible duplicate pair(s)* among {checked} record(s) in "
+            f"{where}: {counts}.")
+    new = sum(p.new for p in pairs)
+    proposals = (f"{new} new merge proposal(s); {posted} posted in <#{ops_channel}> with their buttons "
+                 "(the rest follow as those are decided)." if new else
+                 "Every pair was proposed before; decide them in the ops channel.")
+    rows = [section(_pair_line(p)) for p in pairs[:MAX_PAIRS_SHOWN]]
+    more = [context(f"{len(pairs) - MAX_PAIRS_SHOWN} more pair(s) not shown {TRUNCATED}")] \
+        if len(pairs) > MAX_PAIRS_SHOWN else []
+    return message(f"{len(pairs)} possible duplicates in {tenant_name}",
+                   [section(head), *rows, *more, context(proposals)])
 
 
-EXACT_ONLY = "Exact matches only (the same LinkedIn profile, email or phone); merge them in the ATS."
-
-
-def _group_line(group: DuplicateGroup) -> str:
-    names = [link(url, name or "(no name)") if url else esc(name or "(no name)") for name, url in group.records]
-    why = ", ".join(MATCHED.get(kind, kind) for kind in group.shared)
-    return _bounded([f"• {' · '.join(names)}", f"   _{esc(why)}_"])
+def _pair_line(pair: DuplicatePair) -> str:
+    names = [link(url, name or "(no name)") if url else esc(name or "(no name)") for name, url in (pair.a, pair.b)]
+    mark = " _(new)_" if pair.new else ""
+    why = esc("; ".join(pair.reasons))
+    return _bounded([f"• {' · '.join(names)} — {esc(pair.confidence)}{mark}", f"   _{why}_"])
 
 
 # --- stage alerts -------------------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ from typing import Any
 from slack_bolt import Ack, App, BoltRequest, Respond
 from sqlalchemy import Engine
 
-from bot.config_model import AppConfig, Role
+from bot.config_model import AppConfig
 from bot.domain.commands import Command, CommandError, parse_command, required_role
 from bot.slack import blocks
+from bot.slack.roles import Roles
 from bot.slack.usergroups import GroupsUnknown, UserGroups
 from storage.db import transaction
 from storage.models import AuditEntry
@@ -89,19 +90,7 @@ class CandidateCommand:
                         text=f":x: `/candidate {work[1].name}` failed on our side; please try again in a minute.")
 
     def _allowed(self, user: str, name: str) -> bool:
-        minimum = required_role(name)
-        if minimum is None:
-            return True
-        config, needed = self.config(), Role(minimum)
-        role = config.role_of(user)
-        if role is not None and role.at_least(needed):
-            return True
-        # only then ask who is in the user groups that would grant it
-        groups = [g for r in Role if r.at_least(needed) for g in config.roles.members(r) if g.startswith("S")]
-        if not groups or self.groups is None:
-            return False
-        role = config.role_of(user, self.groups.groups_of(user, groups))
-        return role is not None and role.at_least(needed)
+        return Roles(self.config, self.groups).allows(user, required_role(name))
 
     def _audit(self, user: str, action: str, detail: dict[str, Any] | None = None) -> None:
         """Who did what, when; never the query itself (it may be a person's email or name)."""

@@ -14,7 +14,7 @@ from bot.slack.blocks import (
     MAX_BLOCKS,
     MAX_SECTION_TEXT,
     TRUNCATED,
-    DuplicateGroup,
+    DuplicatePair,
     Message,
     StageAlert,
     check_answer,
@@ -197,8 +197,9 @@ def huge_status() -> tuple[Status, dict[str, str]]:
     pytest.param(export_problem(LONG), id="export-problem-long"),
     pytest.param(stage_alert(StageAlert(LONG, LONG, LONG, LONG, LONG, "Greenhouse", "https://ats.example/1",
                                         LONG)), id="stage-alert-long"),
-    pytest.param(dedupe_answer(LONG, "greenhouse", 10**6, [DuplicateGroup(
-        tuple((LONG, f"https://ats.example/{i}") for i in range(3)), ("email",))] * 100), id="dedupe-100-groups"),
+    pytest.param(dedupe_answer(LONG, "greenhouse", 10**6, [DuplicatePair(
+        (LONG, "https://ats.example/1"), (LONG, "https://ats.example/2"), "likely", (LONG,) * 3, True)] * 100,
+        posted=10, ops_channel="C0OPS"), id="dedupe-100-pairs"),
     pytest.param(export_failed(LONG), id="export-failed-long"),
 ])
 def test_status_mapping_and_export_answers_stay_within_slack_limits(msg: Message) -> None:

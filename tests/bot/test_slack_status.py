@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from integrations.ats import NewCandidate
@@ -90,8 +91,12 @@ def test_dedupe_scans_the_tenants_ats_and_lists_records_sharing_a_key(world: Wor
     world.relay()
     (reply,) = wait_for_response(world)
     text = str(reply)
-    assert "1 group(s) of duplicates* among 3 record(s) in Greenhouse (Acme)" in text
-    assert "Jane Doe" in text and "Janet Doe" in text and "the same email" in text and "Bob" not in text
+    assert "1 possible duplicate pair(s)* among 3 record(s) in Greenhouse (Acme): 1 certain" in text
+    assert "Jane Doe" in text and "Janet Doe" in text and "same email" in text and "Bob" not in text
+    assert "1 new merge proposal(s); 1 posted in <#C0ACMEOPS>" in text
+    messages = httpx.get(f"{world.sims.url('slack')}/_sandbox/messages", params={"channel": "C0ACMEOPS"}).json()
+    (proposal,) = [m for m in messages["messages"] if "Possible duplicate" in m["text"]]
+    assert "Merge into A" in str(proposal["blocks"])
 
 
 def test_dedupe_of_a_clean_tenant_says_so(world: World, server: RunningServer) -> None:
