@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "import": "bench.import_bench",
     "slack_ack": "bench.slack_ack",
     "alerts": "bench.alerts",
+    "dedupe": "bench.dedupe",
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

@@ -74,6 +74,18 @@ def test_bench_quick_alerts_posts_every_change_once(tmp_path: Path) -> None:
     assert "## `alerts`" in text and "commit measured" in text and "Goal:" in text
 
 
+@pytest.mark.slow
+def test_bench_quick_dedupe_finds_the_duplicates_the_cascade_misses(tmp_path: Path) -> None:
+    done, dedupe, text = run_quick("dedupe", tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert dedupe["records"] > 2_000 and dedupe["true_pairs"] > 1_000
+    assert dedupe["precision"] >= 0.98 and dedupe["f1"] >= 0.95
+    assert dedupe["recall"] > dedupe["exact_recall"], "names and aliases find what exact keys cannot"
+    assert {"predicted_pairs", "records_per_second", "exact_precision", "exact_f1",
+            "exact_records_per_second"} <= set(dedupe)
+    assert "## `dedupe`" in text and "commit measured" in text and "Goal: met" in text
+
+
 def test_bench_alerts_counts_posts_per_channel_within_any_second() -> None:
     posted = [("C1", 10.0), ("C1", 11.0), ("C1", 11.5), ("C1", 11.9), ("C2", 10.1), ("C2", 10.2)]
     run = Run([], messages=[{"channel": channel, "posted_at": at} for channel, at in posted])
