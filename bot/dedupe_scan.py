@@ -37,10 +37,11 @@ POST_PER_SCAN = 10
 @dataclass(frozen=True)
 class ScanRequest:
     tenant_id: str
-    user: str
-    channel: str
-    response_url: str
     request_key: str
+    # who asked in Slack, and where to answer; a scheduled scan has none (its proposals go to ops all the same)
+    user: str | None = None
+    channel: str | None = None
+    response_url: str | None = None
 
 
 def person_record(person: AtsPerson) -> PersonRecord:
@@ -68,7 +69,7 @@ class DuplicateScans:
     clock: Callable[[], datetime] = utcnow
 
     def request(self, scan: ScanRequest) -> int | None:
-        """Queue the scan; None when this Slack invocation was queued already (a retry)."""
+        """Queue the scan; None when this request (a Slack invocation, a scheduled run) was queued already."""
         with transaction(self.engine) as session:
             return enqueue(session, SCAN, asdict(scan), tenant_id=scan.tenant_id,
                            dedupe_key=f"dedupe-scan:{scan.request_key}", priority=Priority.NORMAL)
@@ -83,9 +84,11 @@ class DuplicateScans:
         posted = self.post(session, tenant)
         found = [blocks.DuplicatePair(self._named(people[m.a]), self._named(people[m.b]), str(m.confidence),
                                       m.reasons, new) for m, new in pairs]
+        if not scan.response_url:
+            return
         message = blocks.dedupe_answer(tenant.name, tenant.ats, len(people), found, posted=posted,
                                        ops_channel=tenant.ops_channel)
-        add_message(session, dedupe_key=f"reply:{item.dedupe_key or item.id}", channel=scan.channel,
+        add_message(session, dedupe_key=f"reply:{item.dedupe_key or item.id}", channel=scan.channel or "",
                     tenant_id=tenant.id, payload={**message, "response_url": scan.response_url,
                                                   "replace_original": True, "response_type": "ephemeral"})
 

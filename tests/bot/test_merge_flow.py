@@ -49,7 +49,7 @@ def duplicates(world: World, tenant: str = "acme", jobs: tuple[str, str] = ("440
                                              emails=("jurgen.weiss@example.org",), phones=("+49 30 1234567",),
                                              company="Nordlicht GmbH"))
     b, _ = ats.create_candidate(NewCandidate(first_name="Jurgen", last_name="Weiss", job_id=jobs[1],
-                                             emails=("j.weiss@mail.example",),
+                                             emails=("j.weiss@mail.example",), phones=("+49 (30) 123-4567",),
                                              links=("https://www.linkedin.com/in/jurgen-weiss-7",),
                                              company="Nordlicht"))
     with transaction(world.rt.engine) as s:
@@ -259,3 +259,24 @@ def test_a_lever_merge_archives_the_duplicate_with_a_note(world: World, server: 
         weiss = s.exec(select(Candidate).where(Candidate.tenant_id == "northwind",
                                                col(Candidate.first_name).in_(["Jürgen", "Jurgen"]))).all()
         assert len(weiss) == 1
+
+
+def test_a_scan_nobody_asked_for_proposes_to_ops_once_and_skips_dismissed_pairs(world: World,
+                                                                                server: RunningServer) -> None:
+    from bot.dedupe_scan import ScanRequest
+
+    a, b = duplicates(world)
+    scans = world.rt.duplicate_scans()
+    assert scans.request(ScanRequest(tenant_id="acme", request_key="scheduled:1")) is not None
+    assert scans.request(ScanRequest(tenant_id="acme", request_key="scheduled:1")) is None, "one per occurrence"
+    world.drain()
+    world.relay()
+    with Session(world.rt.engine) as s:
+        (row,) = s.exec(select(DuplicateProposal)).all()
+    assert {row.record_a, row.record_b} == {a, b} and row.posted and replies(world) == []
+    assert click(world, server, DISMISS, row.id or 0).status_code == 200
+    wait_for(lambda: proposal_row(world, row.id or 0).status == ProposalState.DISMISSED, "dismissed")
+    scans.request(ScanRequest(tenant_id="acme", request_key="scheduled:2"))
+    world.drain()
+    with Session(world.rt.engine) as s:
+        assert len(s.exec(select(DuplicateProposal)).all()) == 1, "a dismissed pair is not proposed again"
