@@ -151,7 +151,8 @@ def run_alerts(sustained: list[Change], burst: list[Change], progress: Progress)
         with ExitStack() as stack:
             server = stack.enter_context(served("serve", [sys.executable, "-m", "bot.cli", "serve"], env,
                                                 Path(tmp) / "serve.log"))
-            worker = stack.enter_context(started("worker", [sys.executable, "-m", "bot.cli", "worker"], env,
+            worker_argv = [sys.executable, "-m", "bot.cli", "worker", "--no-scheduler"]  # only the load's work
+            worker = stack.enter_context(started("worker", worker_argv, env,
                                                  Path(tmp) / "worker.log"))
             http = stack.enter_context(httpx.Client(timeout=20))
             loader = stack.enter_context(Loader(CONNECTIONS))

@@ -92,9 +92,13 @@ def worker(
     poll: Annotated[float, typer.Option(help="Seconds to sleep when the queue is empty.")] = 0.5,
     lease: Annotated[float, typer.Option(
         help="Seconds an item stays leased; a crashed worker's items are retried after it.")] = 60.0,
+    scheduler: Annotated[bool, typer.Option(
+        help="Run the scheduled jobs too (each occurrence runs once, whatever the number of workers).")] = True,
 ) -> None:
-    """Run queue workers and the Slack outbox relay until interrupted (SIGINT/SIGTERM finish the item first)."""
+    """Run queue workers, the scheduled jobs and the Slack outbox relay until interrupted (SIGINT/SIGTERM
+    finish the item first)."""
     from bot.handlers import handlers_for
+    from bot.scheduler import Scheduler, scheduled_jobs
     from bot.slack.notifier import Notifier
     from bot.worker import Worker
 
@@ -109,7 +113,17 @@ def worker(
     relay.start()
     the_worker = Worker(rt.engine, rt.queue, handlers)
     console.print(f"worker {the_worker.name} started; kinds: {', '.join(sorted(the_worker.handlers)) or 'none'}")
-    the_worker.run(stop, poll_interval=poll, reclaim_every=timedelta(seconds=min(15.0, lease)))
+    jobs = None
+    if scheduler:
+        jobs = Scheduler(rt.engine, scheduled_jobs(rt.app_config(), rt.engine, mirror=rt.mirror(),
+                                                   inmail=rt.inmail(), scans=rt.duplicate_scans()))
+        jobs.start()
+        console.print("scheduled: " + ", ".join(f"{j.id} every {j.every}" for j in jobs.jobs))
+    try:
+        the_worker.run(stop, poll_interval=poll, reclaim_every=timedelta(seconds=min(15.0, lease)))
+    finally:
+        if jobs is not None:
+            jobs.shutdown()
     relay.join(timeout=10)
 
 

@@ -54,6 +54,7 @@ class BotConfig(_Section):
     public_url: HttpUrl = "http://127.0.0.1:8000"
     default_phone_region: PhoneRegion = "US"
     sync_interval_seconds: int = Field(default=60, ge=10)
+    dedupe_scan_hours: int = Field(default=24, ge=1)  # how often each tenant's ATS is scanned for duplicates
     backlog_threshold: int = Field(default=30, ge=1)
     consecutive_error_threshold: int = Field(default=10, ge=1)
     linkedin_daily_budget: int = Field(default=500, ge=1)

@@ -12,15 +12,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import Session, select
 
 from bot.config import load_config
 from bot.demo.script import EXAMPLE_CONFIG
 from bot.demo.world import Simulators, sandbox_config, start_simulators, write_config
 from bot.health import CHECK, REPORT
+from bot.inmail import POLL
+from bot.mirror import MIRROR
 from integrations.sandbox.server import free_port
 from integrations.sandbox.world import SANDBOX_ENV
 from storage.db import build_engine
 from storage.migrate import upgrade
+from storage.models import JobRun, WorkItem
 from storage.outbox import Outbox
 from storage.queue import WorkQueue
 
@@ -88,7 +92,7 @@ def test_worker_runs_checks_and_relays_the_report_to_slack(tmp_path: Path, sims:
     queue = WorkQueue(engine)
     queue.enqueue(CHECK, {"tenant": "acme", "integration": "greenhouse"}, dedupe_key="c1", tenant_id="acme")
     queue.enqueue(CHECK, {"tenant": "acme", "integration": "linkedin"}, dedupe_key="c2", tenant_id="acme")
-    proc = hirebridge(["worker", "--poll", "0.1"], {
+    proc = hirebridge(["worker", "--poll", "0.1", "--no-scheduler"], {
         **SANDBOX_ENV, "HIREBRIDGE_DATABASE_URL": db_url, "HIREBRIDGE_CONFIG": str(config_path),
         "HIREBRIDGE_SLACK_API_URL": f"{sims.url('slack')}/api/"})
     wait_for(lambda: queue.counts()["done"] == 2, proc=proc)
@@ -127,3 +131,27 @@ def test_sandbox_prints_urls_and_writes_a_config_pointing_at_them(tmp_path: Path
     assert httpx.get(f"{greenhouse_url}/_sandbox/state").status_code == 200
     assert "export HIREBRIDGE_CONFIG=" in "".join(lines)
     stop(proc)
+
+
+def test_worker_runs_the_scheduled_jobs_and_claims_their_occurrences(tmp_path: Path, sims: Simulators) -> None:
+    config_path = tmp_path / "sandbox.toml"
+    config = sandbox_config(load_config(EXAMPLE_CONFIG), sims)
+    write_config(config.model_copy(update={"bot": config.bot.model_copy(update={"sync_interval_seconds": 10})}),
+                 config_path)
+    db_url = f"sqlite:///{tmp_path / 'scheduled.db'}"
+    engine = build_engine(db_url)
+    upgrade(engine)
+    proc = hirebridge(["worker", "--poll", "0.1"], {
+        **SANDBOX_ENV, "HIREBRIDGE_DATABASE_URL": db_url, "HIREBRIDGE_CONFIG": str(config_path),
+        "HIREBRIDGE_SLACK_API_URL": f"{sims.url('slack')}/api/"})
+
+    def pulled() -> bool:
+        with Session(engine) as s:
+            return any(r.job == "sync.pull" and r.status == "done" for r in s.exec(select(JobRun)))
+
+    wait_for(pulled, proc=proc, timeout=30)
+    out = stop(proc)
+    assert "scheduled: sync.pull every 0:00:10, dedupe.scan every 1 day" in out
+    with Session(engine) as s:
+        kinds = {i.kind for i in s.exec(select(WorkItem))}
+    assert {MIRROR, POLL} <= kinds

@@ -22,7 +22,8 @@ PEOPLE = 40
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", "--poll", "0.05", "--lease", "1"],
+    args = ["worker", "--poll", "0.05", "--lease", "1", "--no-scheduler"]  # the scheduler's pulls would add work
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", *args],
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
