@@ -98,7 +98,8 @@ def worker(
     """Run queue workers, the scheduled jobs and the Slack outbox relay until interrupted (SIGINT/SIGTERM
     finish the item first)."""
     from bot.handlers import handlers_for
-    from bot.scheduler import Scheduler, scheduled_jobs
+    from bot.ops_watch import OpsWatch
+    from bot.scheduler import Scheduler, every_text, scheduled_jobs
     from bot.slack.notifier import Notifier
     from bot.worker import Worker
 
@@ -116,9 +117,11 @@ def worker(
     jobs = None
     if scheduler:
         jobs = Scheduler(rt.engine, scheduled_jobs(rt.app_config(), rt.engine, mirror=rt.mirror(),
-                                                   inmail=rt.inmail(), scans=rt.duplicate_scans()))
+                                                   inmail=rt.inmail(), scans=rt.duplicate_scans(),
+                                                   watch=OpsWatch(rt.engine, rt.app_config())))
         jobs.start()
-        console.print("scheduled: " + ", ".join(f"{j.id} every {j.every}" for j in jobs.jobs))
+        console.print("scheduled: " + ", ".join(f"{j.id} every {every_text(j.every)}" for j in jobs.jobs),
+                      soft_wrap=True)
     try:
         the_worker.run(stop, poll_interval=poll, reclaim_every=timedelta(seconds=min(15.0, lease)))
     finally:

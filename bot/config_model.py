@@ -56,6 +56,9 @@ class BotConfig(_Section):
     sync_interval_seconds: int = Field(default=60, ge=10)
     dedupe_scan_hours: int = Field(default=24, ge=1)  # how often each tenant's ATS is scanned for duplicates
     backlog_threshold: int = Field(default=30, ge=1)
+    stale_sync_minutes: int = Field(default=30, ge=1)  # no successful ATS or LinkedIn call for this long: warn
+    watch_interval_seconds: int = Field(default=60, ge=10)  # how often the ops conditions are checked
+    budget_warning_percent: int = Field(default=80, ge=1, le=100)  # of linkedin_daily_budget
     consecutive_error_threshold: int = Field(default=10, ge=1)
     linkedin_daily_budget: int = Field(default=500, ge=1)
     retention_days: int = Field(default=365, ge=1)

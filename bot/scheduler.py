@@ -25,6 +25,7 @@ from bot.config_model import AppConfig
 from bot.dedupe_scan import DuplicateScans, ScanRequest
 from bot.inmail import InMailPoller
 from bot.mirror import Mirror
+from bot.ops_watch import OpsWatch
 from storage.db import transaction
 from storage.jobruns import claim_run, finish_run
 from storage.models import utcnow
@@ -41,7 +42,7 @@ class JobSpec:
 
     id: str
     every: timedelta
-    run: Callable[[datetime], None]  # given the occurrence's scheduled time
+    run: Callable[[datetime], object]  # given the occurrence's scheduled time
     misfire_grace: timedelta = timedelta(seconds=30)
 
 
@@ -49,6 +50,14 @@ def occurrence(every: timedelta, now: datetime) -> datetime:
     """The scheduled time of the occurrence `now` belongs to (the last anchor-aligned tick at or before it)."""
     ticks = (now - ANCHOR) // every
     return ANCHOR + ticks * every
+
+
+def every_text(every: timedelta) -> str:
+    """An interval as people write it: 10 s, 1 min, 24 h."""
+    seconds = int(every.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
 
 
 def holder_name() -> str:
@@ -96,8 +105,9 @@ class Scheduler:
 
 
 def scheduled_jobs(config: AppConfig, engine: Engine, *, mirror: Mirror, inmail: InMailPoller,
-                   scans: DuplicateScans) -> list[JobSpec]:
-    """The worker's static jobs: the pulls every `sync_interval_seconds`, a duplicate scan per tenant daily.
+                   scans: DuplicateScans, watch: OpsWatch | None = None) -> list[JobSpec]:
+    """The worker's static jobs: the pulls every `sync_interval_seconds`, a duplicate scan per tenant daily,
+    and the ops watch (incidents) every `watch_interval_seconds`.
 
     Each queues work items keyed by the occurrence, so even a second claim of one occurrence queues nothing.
     """
@@ -115,8 +125,10 @@ def scheduled_jobs(config: AppConfig, engine: Engine, *, mirror: Mirror, inmail:
         for tenant in config.tenants:
             scans.request(ScanRequest(tenant_id=tenant.id, request_key=f"scheduled:{tenant.id}:{due:%Y%m%dT%H%M}"))
 
+    watch_every = timedelta(seconds=config.bot.watch_interval_seconds)
     return [
         JobSpec("sync.pull", every, pull, misfire_grace=every),
         JobSpec("dedupe.scan", timedelta(hours=config.bot.dedupe_scan_hours), scan,
                 misfire_grace=timedelta(hours=1)),
+        *([JobSpec("ops.watch", watch_every, watch.run, misfire_grace=watch_every)] if watch else []),
     ]

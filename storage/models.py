@@ -353,6 +353,24 @@ class DuplicateProposal(SQLModel, table=True):
     updated_at: datetime = ts(default_now=True)
 
 
+class Incident(SQLModel, table=True):
+    """A condition ops must know about (a backlog, failing calls…), open until it clears: one message each way.
+
+    `open_key` names the condition ("tenant:kind:integration") while the incident is open and is cleared when
+    it resolves; being unique, it lets one incident per condition be open at a time, whoever checks.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=32)  # backlog | api_errors | auth | budget | dead_letters | unmapped | stale_sync
+    integration: str = Field(default="", max_length=32)
+    open_key: str | None = Field(default=None, max_length=160, unique=True)
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    detail: dict[str, Any] = json_col()
+    opened_at: datetime = ts()
+    resolved_at: datetime | None = ts(nullable=True)
+
+
 class AuditEntry(SQLModel, table=True):
     """Who did what, when, on whom; never holds more personal data than the subject's id."""
 

@@ -151,7 +151,7 @@ def test_worker_runs_the_scheduled_jobs_and_claims_their_occurrences(tmp_path: P
 
     wait_for(pulled, proc=proc, timeout=30)
     out = stop(proc)
-    assert "scheduled: sync.pull every 0:00:10, dedupe.scan every 1 day" in out
+    assert "scheduled: sync.pull every 10 s, dedupe.scan every 24 h, ops.watch every 1 min" in out
     with Session(engine) as s:
         kinds = {i.kind for i in s.exec(select(WorkItem))}
     assert {MIRROR, POLL} <= kinds
