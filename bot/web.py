@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App, BoltRequest
 from sqlalchemy import Engine
 from starlette.applications import Starlette
@@ -15,6 +16,7 @@ from starlette.routing import Route
 
 from bot.ats_webhooks import AtsWebhooks
 from bot.exports import Exports
+from bot.metrics import metrics_registry
 from storage.db import ping
 
 MAX_WEBHOOK_BYTES = 1_000_000
@@ -53,6 +55,13 @@ def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App
             return JSONResponse({"status": "unhealthy", "database": f"{type(exc).__name__}: {exc}"},
                                 status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
+
+    registry = metrics_registry(engine)
+
+    async def metrics(request: Request) -> Response:
+        """Prometheus text format, read from the store at scrape time."""
+        body = await run_in_threadpool(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     async def linkedin_push(request: Request) -> Response:
         """One-Click Export push: verified against the raw bytes, recorded, queued; answered at once."""
@@ -93,6 +102,7 @@ def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/slack/events", slack_events, methods=["POST"]),
     ]
     if exports is not None:
