@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.config import check_config, format_report, load_config
 from bot.demo.render import show_messages
@@ -26,6 +26,7 @@ from bot.demo.world import Simulators, sandbox_config, start_simulators
 from bot.domain.prospect import NeedsAttention, Prospect
 from bot.handlers import handlers_for
 from bot.health import CHECK, REPORT, SLACK_SCOPE
+from bot.ops_watch import OpsWatch
 from bot.runtime import Runtime, build_runtime
 from bot.slack.notifier import Notifier
 from bot.sync import Outcome
@@ -37,7 +38,7 @@ from integrations.sandbox.world import SANDBOX_ENV
 from storage.db import transaction
 from storage.health import health_of
 from storage.migrate import head_revision, upgrade
-from storage.models import DuplicateProposal
+from storage.models import DuplicateProposal, Incident
 from storage.queue import RetryPolicy, enqueue
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "hirebridge.example.toml"
@@ -200,7 +201,13 @@ def report_all(demo: Demo, run: str, tenants: list[str] | None = None) -> None:
 def scene_outage(demo: Demo) -> bool:
     demo.step("10. Greenhouse outage",
               "Greenhouse answers 503. The check fails, is retried with exponential backoff and jitter, "
-              "and succeeds once Greenhouse is back. Nothing is lost.")
+              "and succeeds once Greenhouse is back. Nothing is lost. The ops watch (a scheduled job) opens one "
+              "incident for the failing calls — the demo warns after 2 in a row, production after 10 — says "
+              "nothing more while it lasts, and posts one resolution when Greenhouse works again. It also points "
+              "ops at the records still waiting for a project mapping since the exports earlier.")
+    config = demo.rt.app_config()
+    watch = OpsWatch(demo.rt.engine, config.model_copy(update={
+        "bot": config.bot.model_copy(update={"consecutive_error_threshold": 2})}))
     faults = demo.sims.states["greenhouse"].faults
     faults.outage = True
     demo.enqueue(CHECK, {"tenant": "acme", "integration": "greenhouse"}, "check:outage:acme:greenhouse")
@@ -210,12 +217,29 @@ def scene_outage(demo: Demo) -> bool:
         demo.wait_until_runnable()
     show_health(demo, "acme")
     report_all(demo, "outage", ["acme"])
+    watched = [watch.run(), watch.run()]  # the second check says nothing new
+    show_incidents(demo)
     faults.outage = False
     demo.console.print("  Greenhouse is back.", style="bold")
     demo.wait_until_runnable()
     recovered = [o for o in demo.drain() if o.state and o.state.value == "done"]
     report_all(demo, "recovered", ["acme"])
-    return failures >= 2 and len(recovered) == 1
+    watched.append(watch.run())
+    show_incidents(demo)
+    demo.flush_outbox()
+    with Session(demo.rt.engine) as session:
+        errors = [i for i in session.exec(select(Incident)) if i.kind == "api_errors"]
+    return (failures >= 2 and len(recovered) == 1 and watched[1] == (0, 0) and watched[2][1] >= 1
+            and len(errors) == 1 and errors[0].resolved_at is not None)
+
+
+def show_incidents(demo: Demo) -> None:
+    with Session(demo.rt.engine) as session:
+        rows = session.exec(select(Incident).order_by(col(Incident.id))).all()
+    for row in rows:
+        state = f"resolved {row.resolved_at:%H:%M:%S}" if row.resolved_at else "open"
+        demo.console.print(f"  incident {row.kind} {row.tenant_id}/{row.integration or '-'}: {state} — "
+                           f"{row.summary}", highlight=False)
 
 
 def scene_dead_letter(demo: Demo) -> bool:
@@ -251,10 +275,13 @@ def scene_slack(demo: Demo) -> bool:
     dms = {im: slack.users[user] for im, user in slack.ims.items()}
     show_messages(demo.console, messages, slack.channels, dms)
     # one morning report per tenant, two stage alerts, a recruiter's direct message and an unmapped-stage notice,
-    # the merge proposals the scan posted, then one during and one after each of the two incidents
+    # the merge proposals the scan posted, one during and one after each of the two outages, and one message for
+    # each incident the ops watch opened and resolved
     with Session(demo.rt.engine) as session:
         proposals = len(session.exec(select(DuplicateProposal).where(DuplicateProposal.posted)).all())
-    return len(messages) == len(demo.rt.app_config().tenants) + 4 + proposals + 4
+        incidents = session.exec(select(Incident)).all()
+    said = len(incidents) + sum(i.resolved_at is not None for i in incidents)
+    return len(messages) == len(demo.rt.app_config().tenants) + 4 + proposals + 4 + said
 
 
 def show_health(demo: Demo, tenant_id: str) -> None:
