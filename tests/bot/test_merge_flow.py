@@ -67,11 +67,12 @@ def propose(world: World, a: str, b: str, tenant: str = "acme") -> int:
     scans = DuplicateScans(world.rt.engine, config, world.rt.connections().ats_adapter)
     from bot.dedupe_scan import person_details
 
+    gone = {"name": "(no longer in the ATS)"}
     with transaction(world.rt.engine) as s:
         pid = add_proposal(s, tenant_id=tenant, record_a=a, record_b=b, score=0.93, confidence="likely",
                            reasons=["similar name + same employer"], origin="scan", now=scans.clock(),
-                           details={"a": person_details(people[a], config.tenant(tenant)),
-                                    "b": person_details(people[b], config.tenant(tenant))})
+                           details={side: person_details(people[record], config.tenant(tenant))
+                                    if record in people else gone for side, record in (("a", a), ("b", b))})
         assert pid is not None
         scans.post(s, config.tenant(tenant))
     world.relay()
@@ -280,3 +281,15 @@ def test_a_scan_nobody_asked_for_proposes_to_ops_once_and_skips_dismissed_pairs(
     world.drain()
     with Session(world.rt.engine) as s:
         assert len(s.exec(select(DuplicateProposal)).all()) == 1, "a dismissed pair is not proposed again"
+
+
+def test_a_merge_the_ats_refuses_is_kept_as_failed_and_says_so(world: World, server: RunningServer) -> None:
+    _, b = duplicates(world)
+    pid = propose(world, b, "99999999")  # someone deleted record B in Greenhouse since the scan
+    assert click(world, server, MERGE_INTO_B, pid).status_code == 200
+    wait_for(lambda: len(merge_items(world)) == 1, "the merge was queued")
+    settle(world)
+    row = proposal_row(world, pid)
+    assert row.status == ProposalState.FAILED and "99999999" in (row.error or "")
+    assert any("stopped" in str(r["text"]) and "kept as failed" in str(r["text"]) for r in replies(world))
+    assert b in {p.person_id for p in world.people("acme")}, "nothing was merged"

@@ -95,6 +95,13 @@ class CrashAfterPosting(Outbox):
         raise Killed
 
 
+def relay_dies_after_posting(db: Database, server: RunningServer, clock: Clock) -> None:
+    """One relay pass whose process is killed once Slack has taken what it claimed."""
+    client = WebClient(token=SLACK.bot_token, base_url=f"{server.url}/api/")
+    with pytest.raises(Killed):
+        Notifier(CrashAfterPosting(db.engine, clock=clock), client).relay_once()
+
+
 def test_relay_posts_once_and_stores_the_ts(db: Database, slack: SlackFixture) -> None:
     server, _ = slack
     clock = Clock()
@@ -220,10 +227,8 @@ def test_relay_paces_a_busy_channel_and_never_holds_up_another(db: Database, str
 def test_relay_that_crashed_after_slack_posted_does_not_post_again(db: Database, strict_slack: SlackFixture,
                                                                   clock: Clock) -> None:
     server, state = strict_slack
-    client = WebClient(token=SLACK.bot_token, base_url=f"{server.url}/api/")
     queue_message(db, "m1")
-    with pytest.raises(Killed):
-        Notifier(CrashAfterPosting(db.engine, clock=clock), client).relay_once()
+    relay_dies_after_posting(db, server, clock)
     (posted,) = state.messages
     assert posted.metadata == {"event_type": "hirebridge_outbox", "event_payload": {"outbox_id": row(db).id}}
     assert row(db).state == OutboxState.SENDING
@@ -268,10 +273,9 @@ def test_relay_looks_before_retrying_a_post_slack_may_have_taken(db: Database, s
 def test_relay_finds_an_earlier_post_beyond_the_first_history_page(db: Database, strict_slack: SlackFixture,
                                                                    clock: Clock) -> None:
     server, state = strict_slack
-    client = WebClient(token=SLACK.bot_token, base_url=f"{server.url}/api/")
     queue_message(db, "m1")
-    with pytest.raises(Killed):
-        Notifier(CrashAfterPosting(db.engine, clock=clock), client).relay_once()
+    relay_dies_after_posting(db, server, clock)
+    client = WebClient(token=SLACK.bot_token, base_url=f"{server.url}/api/")
     for i in range(HISTORY_PAGE + 5):  # people keep talking in the channel
         clock.now += timedelta(seconds=1)
         client.chat_postMessage(channel=BUSY, text=f"chatter {i}")
@@ -350,11 +354,9 @@ def test_relay_coalesces_a_burst_into_fewer_posts_that_name_every_change(
 def test_relay_that_crashed_after_posting_a_batch_posts_only_what_joined_later(
         db: Database, strict_slack: SlackFixture, clock: Clock) -> None:
     server, state = strict_slack
-    client = WebClient(token=SLACK.bot_token, base_url=f"{server.url}/api/")
     for i in range(3):
         queue_alert(db, i)
-    with pytest.raises(Killed):
-        Notifier(CrashAfterPosting(db.engine, clock=clock), client).relay_once()
+    relay_dies_after_posting(db, server, clock)
     for i in range(3, 5):
         queue_alert(db, i)
     clock.now += timedelta(seconds=61)  # the lease runs out; another relay claims the batch and the newcomers
