@@ -23,7 +23,7 @@ from bot.stage_events import ATS_EVENT
 from integrations import greenhouse, greenhouse_webhooks, lever, lever_webhooks
 from integrations.ats_events import AtsEvent, AtsVendor, InvalidEvent
 from storage.db import transaction
-from storage.inbox import record_event, record_invalid
+from storage.inbox import MAX_EVENT_ID, record_event, record_invalid, storable_id
 from storage.models import utcnow
 from storage.queue import Priority, enqueue
 
@@ -32,8 +32,6 @@ from storage.queue import Priority, enqueue
 #: simulator), so a short window would refuse a retry for good and lose the event. Replays are refused by their
 #: token at any age; this window only bounds how old a captured delivery may be.
 DEFAULT_MAX_AGE = timedelta(days=3)
-#: longest event id accepted: the inbox keeps 255 characters and the work item's dedupe key adds the tenant
-MAX_EVENT_ID = 150
 LABEL: dict[AtsVendor, str] = {"greenhouse": "Greenhouse", "lever": "Lever"}
 
 Answer = tuple[int, dict[str, Any]]
@@ -82,8 +80,9 @@ class AtsWebhooks:
             event = lever_webhooks.parse_delivery(body)
         except InvalidEvent as exc:  # signed, but Lever signs only token + triggeredAt: nothing worth keeping
             return 400, {"error": str(exc)}
-        if len(event.event_id) > MAX_EVENT_ID:
-            return 400, {"error": "the delivery id is too long"}
+        token = str(body["token"])
+        if not storable_id(event.event_id) or not storable_id(token):  # each keys a row (the token: its guard)
+            return 400, {"error": f"the delivery id and token must be 1 to {MAX_EVENT_ID} chars, without NUL"}
         # 401, not 400: the body is well formed, but an old validly signed delivery is what a captured one replayed
         # looks like, so freshness is part of proving the sender. A `triggeredAt` as far in the future is refused
         # too (clock skew gets the same window). Unsure: whether Lever re-signs its retries (or a manual "Rerun")
@@ -91,7 +90,6 @@ class AtsWebhooks:
         # refused for good. Hence the window is a parameter.
         if abs(self.clock() - event.occurred_at) > self.max_age:
             return 401, {"error": "stale delivery: triggeredAt is outside the accepted window"}
-        token = str(body["token"])
         return self._record(tenant_id, event, raw_body, token_key=None if token == event.event_id else token)
 
     def _secret(self, tenant_id: str, vendor: AtsVendor) -> tuple[str | None, str]:

@@ -91,20 +91,19 @@ def serve(
 def worker(
     poll: Annotated[float, typer.Option(help="Seconds to sleep when the queue is empty.")] = 0.5,
     lease: Annotated[float, typer.Option(
-        help="Seconds an item stays leased; a crashed worker's items are retried after it.")] = 60.0,
+        help="Seconds a work item or outgoing Slack message stays leased; a crashed worker's are retried after "
+             "it.")] = 60.0,
     scheduler: Annotated[bool, typer.Option(
         help="Run the scheduled jobs too (each occurrence runs once, whatever the number of workers).")] = True,
 ) -> None:
     """Run queue workers, the scheduled jobs and the Slack outbox relay until interrupted (SIGINT/SIGTERM
     finish the item first)."""
     from bot.handlers import handlers_for
-    from bot.ops_watch import OpsWatch
     from bot.scheduler import Scheduler, every_text, scheduled_jobs
     from bot.slack.notifier import Notifier
-    from bot.worker import Worker
 
     rt = runtime()
-    rt.queue.lease = timedelta(seconds=lease)
+    rt.queue.lease = rt.outbox.lease = timedelta(seconds=lease)
     handlers = handlers_for(loaded(rt))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -112,13 +111,11 @@ def worker(
     notifier = Notifier(rt.outbox, rt.slack())
     relay = threading.Thread(target=notifier.run, args=(stop, poll), name="outbox-relay", daemon=True)
     relay.start()
-    the_worker = Worker(rt.engine, rt.queue, handlers)
+    the_worker = rt.worker(handlers)
     console.print(f"worker {the_worker.name} started; kinds: {', '.join(sorted(the_worker.handlers)) or 'none'}")
     jobs = None
     if scheduler:
-        jobs = Scheduler(rt.engine, scheduled_jobs(rt.app_config(), rt.engine, mirror=rt.mirror(),
-                                                   inmail=rt.inmail(), scans=rt.duplicate_scans(),
-                                                   watch=OpsWatch(rt.engine, rt.app_config())))
+        jobs = Scheduler(rt.engine, scheduled_jobs(rt.app_config(), rt.engine, rt.scheduled_work()))
         jobs.start()
         console.print("scheduled: " + ", ".join(f"{j.id} every {every_text(j.every)}" for j in jobs.jobs),
                       soft_wrap=True)

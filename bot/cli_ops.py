@@ -10,7 +10,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.cli_support import console, err, loaded, migrated, not_landed, runtime
+from bot.cli_erase import erase
+from bot.cli_stats import stats
+from bot.cli_support import console, err, loaded, migrated, runtime
 from storage.db import transaction
 
 dlq_app = typer.Typer(help="List, retry or drop dead-lettered work items.", no_args_is_help=True)
@@ -97,7 +99,6 @@ def sync(once: Annotated[bool, typer.Option("--once", help="Run one pass and exi
         err.print("run `hirebridge sync --once`; scheduled syncing runs in `hirebridge worker`")
         raise typer.Exit(2)
     from bot.handlers import handlers_for
-    from bot.worker import Worker
 
     rt = loaded(runtime())
     run = datetime.now(UTC).strftime("manual-%Y%m%dT%H%M%S")
@@ -105,7 +106,7 @@ def sync(once: Annotated[bool, typer.Option("--once", help="Run one pass and exi
         for tenant in rt.app_config().tenants:
             rt.mirror().enqueue(session, tenant.id, run)
             rt.inmail().enqueue(session, tenant.id, run)
-    outcomes = Worker(rt.engine, rt.queue, handlers_for(rt), name="sync-once").drain()
+    outcomes = rt.worker(handlers_for(rt), name="sync-once").drain()
     states = Counter(o.state.value if o.state else "lease lost" for o in outcomes)
     console.print(f"{len(outcomes)} item(s): " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
     if states.get("dead"):
@@ -221,6 +222,9 @@ def show_import(report: object, ignored: list[str]) -> None:
     console.print(f"{report.rows} row(s): {report.outcomes.get('created', 0)} created, {matched} matched to "
                   f"existing records, {len(report.attention)} need attention, {len(report.failed)} failed "
                   f"(retried later by the worker); {report.ats_calls} ATS call(s)")
+    if report.deferred:
+        console.print(f"{report.deferred} row(s) held back by the ATS rate limit: `hirebridge worker` syncs "
+                      "them as the limit allows")
     if report.rows and not report.queued:
         console.print("every row of this file was imported before: nothing to do")
     for row, reason in report.attention:
@@ -281,16 +285,3 @@ def attention_list(tenant: Annotated[str | None, typer.Option(help="Only this te
         who = f"{item.detail.get('first_name', '')} {item.detail.get('last_name', '')}".strip() or "?"
         table.add_row(str(item.id), item.tenant_id, item.source, who, _age(item.created_at), item.reason)
     console.print(table)
-
-
-def erase(
-    email: Annotated[str | None, typer.Option(help="The person's email.")] = None,
-    linkedin_url: Annotated[str | None, typer.Option(help="The person's LinkedIn profile URL.")] = None,
-) -> None:
-    """Erase a person from every table that holds personal data (GDPR/CCPA requests)."""
-    not_landed("erase", "retention and erasure")
-
-
-def stats() -> None:
-    """Print recruiting KPIs per tenant (time-to-review, duplicate rate, sync lag, adoption)."""
-    not_landed("stats", "KPIs")

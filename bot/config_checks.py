@@ -162,6 +162,13 @@ def _alert_problems(tenant: Tenant) -> list[Problem]:
     return problems
 
 
+def _erasure_problems(tenant: Tenant) -> list[Problem]:
+    if tenant.erase_in_ats and tenant.ats == "lever":
+        return [Problem("erase_in_ats", "Lever's API documents no way to delete a person: set it to false "
+                                        "and erase people in Lever itself")]
+    return []
+
+
 #: every check on a tenant, with the fields it reads
 _TENANT_CHECKS: list[tuple[Callable[[Tenant], list[Problem]], set[str]]] = [
     (_connection_problems, {"ats", "greenhouse", "lever"}),
@@ -170,6 +177,7 @@ _TENANT_CHECKS: list[tuple[Callable[[Tenant], list[Problem]], set[str]]] = [
     (_stage_map_problems, {"stage_map", "jobs"}),
     (_event_problems, {"linkedin_events", "stage_map"}),
     (_alert_problems, {"alerts", "jobs", "stage_map"}),
+    (_erasure_problems, {"ats", "erase_in_ats"}),
 ]
 
 

@@ -62,6 +62,12 @@ class BotConfig(_Section):
     consecutive_error_threshold: int = Field(default=10, ge=1)
     linkedin_daily_budget: int = Field(default=500, ge=1)
     retention_days: int = Field(default=365, ge=1)
+    # how long finished plumbing (done work items, posted messages, received webhooks, job runs) is kept;
+    # their payloads may name candidates, so they are not kept for ever
+    plumbing_days: int = Field(default=30, ge=1)
+    token_refresh_minutes: int = Field(default=5, ge=1)  # tokens ending within twice this are fetched anew
+    dead_letter_sweep_minutes: int = Field(default=60, ge=1)  # transient dead letters get another round
+    dead_letter_sweeps: int = Field(default=3, ge=0)  # at most this many rounds per item
 
 
 class Roles(_Section):
@@ -197,6 +203,11 @@ class Tenant(_Section):
     linkedin_events: LinkedInEvents = Field(default_factory=LinkedInEvents)
     alerts: list[AlertRoute] = Field(default_factory=list)
     retention_days: int | None = Field(default=None, ge=1)
+    # Erasure requests (`hirebridge erase`, `/candidate forget`) always erase locally; these say whether the
+    # person is also deleted outside. In the ATS (Greenhouse only: Lever documents no delete) it is off by
+    # default, as the ATS is the customer's system of record; LinkedIn's In-ATS record is ours to withdraw.
+    erase_in_ats: bool = False
+    erase_in_linkedin: bool = True
 
     def job(self, job_id: str) -> Job | None:
         """The listed job with this id."""

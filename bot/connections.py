@@ -10,6 +10,7 @@ import httpx
 
 from bot.config_model import AppConfig, Tenant
 from integrations.ats import AtsClient
+from integrations.calls import CallMeter, Observer
 from integrations.errors import AuthFailed
 from integrations.greenhouse import GreenhouseClient
 from integrations.greenhouse_ats import GreenhouseAts
@@ -38,6 +39,7 @@ class Connections:
     config: AppConfig
     environ: Mapping[str, str]
     http: httpx.Client
+    meter: CallMeter | None = None  # told of every API call, per tenant and integration
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def ats(self, tenant_id: str) -> GreenhouseClient | LeverClient:
@@ -58,14 +60,15 @@ class Connections:
         assert conn is not None, f"tenant {tenant.id} has no Greenhouse connection"
         return self._cached(tenant.id, "greenhouse", lambda: GreenhouseClient(
             self.http, api_url=str(conn.api_url), auth_url=str(conn.auth_url), client_id=conn.client_id,
-            client_secret=secret(self.environ, conn.client_secret_env, "greenhouse"), user_id=conn.user_id))
+            client_secret=secret(self.environ, conn.client_secret_env, "greenhouse"), user_id=conn.user_id,
+            observe=self._observer(tenant.id, "greenhouse")))
 
     def lever(self, tenant: Tenant) -> LeverClient:
         conn = tenant.lever
         assert conn is not None, f"tenant {tenant.id} has no Lever connection"
         return self._cached(tenant.id, "lever", lambda: LeverClient(
             self.http, api_url=str(conn.api_url), api_key=secret(self.environ, conn.api_key_env, "lever"),
-            perform_as=conn.perform_as))
+            perform_as=conn.perform_as, observe=self._observer(tenant.id, "lever")))
 
     def linkedin(self, tenant_id: str) -> LinkedInClient:
         tenant = self.config.tenant(tenant_id)
@@ -75,7 +78,10 @@ class Connections:
         return self._cached(tenant_id, "linkedin", lambda: LinkedInClient(
             self.http, api_url=str(conn.api_url), token_url=str(conn.token_url), client_id=conn.client_id,
             client_secret=secret(self.environ, conn.client_secret_env, "linkedin"),
-            organization=conn.organization, contract=conn.contract))
+            organization=conn.organization, contract=conn.contract, observe=self._observer(tenant_id, "linkedin")))
+
+    def _observer(self, tenant_id: str, integration: str) -> Observer | None:
+        return self.meter.observer(tenant_id, integration) if self.meter is not None else None
 
     def _cached(self, tenant_id: str, integration: str, build: Callable[[], C]) -> C:
         key = (tenant_id, integration)

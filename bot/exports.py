@@ -22,7 +22,7 @@ from integrations.linkedin import (
 )
 from integrations.linkedin_models import ExportedCandidate
 from storage.db import transaction
-from storage.inbox import record_event, record_invalid
+from storage.inbox import MAX_EVENT_ID, record_event, record_invalid, storable_id
 from storage.queue import Claimed, Priority, enqueue
 
 EXPORT = "linkedin.export"
@@ -77,6 +77,9 @@ class Exports:
         except ValueError as exc:
             self._record_invalid(tenant_id, raw_body, str(exc))
             return 400, {"error": f"not a push event: {exc.__class__.__name__}"}
+        if not storable_id(event.id):  # it keys the inbox row and the retrieval's work item
+            self._record_invalid(tenant_id, raw_body, "unusable event id")
+            return 400, {"error": f"not a push event: the id must be 1 to {MAX_EVENT_ID} characters, without NUL"}
         with transaction(self.engine) as s:
             new = record_event(s, provider="linkedin", tenant_id=tenant_id, event_id=event.id,
                                body=raw_body.decode("utf-8", "replace"), action=event.type,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.dedupe_scan import SCAN
+from bot.erasure_outside import ERASE_OUTSIDE
 from bot.exports import EXPORT
+from bot.forget_requests import FORGET
 from bot.health import CHECK, REPORT
 from bot.inmail import POLL
 from bot.merges import MERGE
@@ -37,4 +39,6 @@ def handlers_for(rt: Runtime) -> Mapping[str, Handler]:
         POLL: rt.inmail().handle,
         MIRROR: rt.mirror().handle,
         PUSH_BACK: rt.push_back().handle,
+        ERASE_OUTSIDE: rt.outside_erasure(),
+        FORGET: rt.forget_requests(),
     }

@@ -13,8 +13,10 @@ from bot.domain.csv_rows import CsvError, CsvImport, parse_candidates_csv
 from bot.domain.prospect import NeedsAttention, Prospect
 from bot.runtime import Runtime
 from bot.sync import SYNC, Outcome
-from bot.worker import Worker
 from storage.queue import Claimed
+
+#: how a sync item the rate limit handed back to the queue ends its attempt (bot.worker records `Type: message`)
+RATE_LIMITED = ("RateLimited:", "WriteRefused:")
 
 
 @dataclass
@@ -24,6 +26,7 @@ class ImportReport:
     outcomes: Counter[str] = field(default_factory=Counter)  # created | known | email | recovered
     attention: list[tuple[str, str]] = field(default_factory=list)  # (row, reason)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (row, error): retried by the worker later
+    deferred: int = 0  # rows the ATS rate limit held back: the worker syncs them once the window allows
     ats_calls: int = 0
 
 
@@ -55,10 +58,18 @@ def import_csv(rt: Runtime, parsed: CsvImport, tenant_id: str,
         elif isinstance(result, Outcome):
             report.outcomes[result.how] += 1
 
-    worker = Worker(rt.engine, rt.queue, {SYNC: run}, name="import")
-    for done, outcome in enumerate(iter(worker.run_once, None), start=1):
+    worker = rt.worker({SYNC: run}, name="import")
+    seen: set[int] = set()
+    failed: dict[int, tuple[str, str]] = {}  # per item, its last attempt's error: a later success clears it
+    for outcome in iter(worker.run_once, None):
         if outcome.error:
-            report.failed.append((outcome.item.payload["prospect"]["source_id"].rsplit(":", 1)[-1], outcome.error))
-        progress(done)
+            failed[outcome.item.id] = (outcome.item.payload["prospect"]["source_id"].rsplit(":", 1)[-1],
+                                       outcome.error)
+        else:
+            failed.pop(outcome.item.id, None)
+        seen.add(outcome.item.id)
+        progress(len(seen))
+    report.failed = [(row, error) for row, error in failed.values() if not error.startswith(RATE_LIMITED)]
+    report.deferred = len(failed) - len(report.failed)
     report.ats_calls = ats.api_calls - calls_before
     return report

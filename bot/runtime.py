@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from slack_bolt import App
@@ -14,11 +15,15 @@ from sqlalchemy import Engine
 
 from bot.ats_webhooks import AtsWebhooks
 from bot.budget import DailyBudget
+from bot.call_health import CallHealth
 from bot.config import load_config
 from bot.config_model import AppConfig
 from bot.connections import Connections
 from bot.dedupe_scan import DuplicateScans
+from bot.erasure import Erasure
+from bot.erasure_outside import OutsideErasure
 from bot.exports import Exports
+from bot.forget_requests import ForgetRequests
 from bot.health import HealthChecks
 from bot.inmail import InMailPoller
 from bot.merges import Merges
@@ -32,10 +37,15 @@ from bot.stage_events import StageEvents
 from bot.stage_moves import StageMoves
 from bot.stage_push import StagePush
 from bot.sync import SyncService
+from bot.worker import Handler, Worker
+from integrations.calls import CallMeter
 from storage.db import build_engine
 from storage.models import utcnow
 from storage.outbox import Outbox
 from storage.queue import RetryPolicy, WorkQueue
+
+if TYPE_CHECKING:
+    from bot.scheduler import ScheduledWork
 
 
 @dataclass
@@ -51,6 +61,10 @@ class Runtime:
     _slack: WebClient | None = field(default=None, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
     _connections: Connections | None = field(default=None, repr=False)
+    #: every API call this process makes, counted per tenant and integration (written out by `call_health`)
+    call_meter: CallMeter = field(default_factory=CallMeter, repr=False)
+    _call_health: CallHealth | None = field(default=None, repr=False)
+    _sync_service: SyncService | None = field(default=None, repr=False)
 
     def slack(self) -> WebClient:
         """The Slack Web API client (base URL from HIREBRIDGE_SLACK_API_URL); built on first use."""
@@ -81,8 +95,34 @@ class Runtime:
     def connections(self) -> Connections:
         """Every tenant's clients, built once per process so token caches and rate limiters are shared."""
         if self._connections is None:
-            self._connections = Connections(self.app_config(), self.environ, self.http())
+            self._connections = Connections(self.app_config(), self.environ, self.http(), meter=self.call_meter)
         return self._connections
+
+    def call_health(self) -> CallHealth:
+        """Writes the process's API call tallies to the store (workers flush it between items)."""
+        if self._call_health is None:
+            self._call_health = CallHealth(self.engine, self.call_meter)
+        return self._call_health
+
+    def worker(self, handlers: Mapping[str, Handler], **options: Any) -> Worker:
+        """A queue worker of this process: it writes the API call tallies out between items."""
+        return Worker(self.engine, self.queue, handlers, between_items=self.call_health().flush, **options)
+
+    def scheduled_work(self) -> ScheduledWork:
+        """What a worker's scheduled jobs act on (bot.scheduler)."""
+        from bot.digest import WeeklyDigest
+        from bot.ops_watch import OpsWatch
+        from bot.retention import RetentionPurge
+        from bot.scheduler import ScheduledWork
+        from bot.tokens import TokenRefresh
+
+        config = self.app_config()
+        every = timedelta(minutes=config.bot.token_refresh_minutes)
+        return ScheduledWork(mirror=self.mirror(), inmail=self.inmail(), scans=self.duplicate_scans(),
+                             watch=OpsWatch(self.engine, config), queue=self.queue,
+                             tokens=TokenRefresh(self.engine, config, self.connections(), every),
+                             retention=RetentionPurge(self.engine, config).run,
+                             digest=WeeklyDigest(self.engine, config).run)
 
     def health_checks(self) -> HealthChecks:
         return HealthChecks(self.engine, self.app_config(), self.connections(), self.slack)
@@ -94,9 +134,12 @@ class Runtime:
         return PushBack(self.engine, self.app_config(), self.connections().linkedin, self.linkedin_budget())
 
     def sync_service(self) -> SyncService:
-        matches = ImportMatches(self.app_config())
-        return SyncService(self.engine, self.app_config(), self.connections().ats_adapter,
-                           on_synced=self.push_back().schedule, on_created=matches.created)
+        """One per process: what its failed creates and reconcile listings teach it is shared by every worker."""
+        if self._sync_service is None:
+            matches = ImportMatches(self.app_config())
+            self._sync_service = SyncService(self.engine, self.app_config(), self.connections().ats_adapter,
+                                             on_synced=self.push_back().schedule, on_created=matches.created)
+        return self._sync_service
 
     def mirror(self) -> Mirror:
         return Mirror(self.engine, self.app_config(), self.connections().ats_adapter,
@@ -114,7 +157,8 @@ class Runtime:
 
     def stage_events(self) -> StageEvents:
         return StageEvents(self.engine, self.app_config(), self.connections().ats_adapter, self.mirror(),
-                           on_change=self.stage_push().schedule, on_merged=self.merges().merged_in_ats)
+                           on_change=self.stage_push().schedule, on_merged=self.merges().merged_in_ats,
+                           on_deleted=self.erasure().deleted_in_ats)
 
     def stage_push(self) -> StagePush:
         return StagePush(self.engine, self.app_config(), self.connections().linkedin, self.linkedin_budget(),
@@ -126,6 +170,16 @@ class Runtime:
     def merges(self) -> Merges:
         return Merges(self.engine, self.app_config(), self.connections().ats_adapter, self.mirror(),
                       self.push_back())
+
+    def erasure(self) -> Erasure:
+        return Erasure(self.engine, self.app_config())
+
+    def outside_erasure(self) -> OutsideErasure:
+        return OutsideErasure(self.app_config(), self.connections().greenhouse, self.connections().linkedin,
+                              self.linkedin_budget())
+
+    def forget_requests(self) -> ForgetRequests:
+        return ForgetRequests(self.engine)
 
     def inmail(self) -> InMailPoller:
         return InMailPoller(self.engine, self.app_config(), self.connections().linkedin,
@@ -163,14 +217,17 @@ class Runtime:
         from bot.slack.answers import answers_for
         from bot.slack.app import build_slack_app
         from bot.slack.commands import CandidateCommand
+        from bot.slack.forget_actions import ForgetActions
         from bot.slack.merge_actions import ProposalActions
         from bot.slack.roles import Roles
 
         groups = self.user_groups()
         candidate = CandidateCommand(self.engine, self.app_config, answers_for(self), groups)
-        proposals = ProposalActions(self.merges(), Roles(self.app_config, groups))
+        roles = Roles(self.app_config, groups)
+        proposals = ProposalActions(self.merges(), roles)
+        forget = ForgetActions(self.forget_requests(), self.erasure(), roles, self.app_config)
         return build_slack_app(signing_secret=secret.get_secret_value() if secret else None, client=self.slack(),
-                               candidate=candidate, proposals=proposals)
+                               candidate=candidate, proposals=proposals, forget=forget)
 
     def close(self) -> None:
         if self._http is not None:

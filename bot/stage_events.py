@@ -10,7 +10,9 @@ One `ats.event` work item per accepted webhook. Its handler, in the item's trans
    alert route that wants the stage, unique per change and channel.
 
 A contact update refreshes the local index; a merge made in the ATS (Greenhouse's `merge_candidate`) is folded
-in locally through `on_merged` (a merge HireBridge made itself finds nothing left to fold).
+in locally through `on_merged` (a merge HireBridge made itself finds nothing left to fold). A person deleted in
+Greenhouse (`delete_candidate`, an erasure's own included) is erased here too through `on_deleted`, this item's
+payload with them. Lever's `candidateDeleted` is one opportunity, not the person: the inbox keeps it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from storage.outbox import DM_PREFIX, add_message
 from storage.queue import Claimed
 
 ATS_EVENT = "ats.event"
+STAGE_ALERT = "stage_alert"  # the outbox batch kind: alerts to one channel may be posted as one message
 APPS, EVENTS = table(Application).c, table(StageEvent).c
 #: what each kind of event makes of an application; the stage name alerts and routes use for outcomes
 OUTCOME = {"hired": ("hired", "Hired"), "rejected": ("rejected", "Rejected"), "unrejected": ("active", None),
@@ -63,6 +66,8 @@ class StageEvents:
     on_change: Callable[[Session, Tenant, int, str], None] | None = None  # e.g. push the stage to LinkedIn
     #: a merge made in the ATS (absorbed person id, surviving person id): fold it in locally
     on_merged: Callable[[Session, Tenant, str, str], None] | None = None
+    #: a person deleted in Greenhouse (their id, and this work item's id: it names them too)
+    on_deleted: Callable[[Session, Tenant, str, int], object] | None = None
     clock: Callable[[], datetime] = utcnow
 
     def __call__(self, session: Session, item: Claimed) -> None:
@@ -77,8 +82,12 @@ class StageEvents:
             if self.on_merged is not None:
                 self.on_merged(session, tenant, str(event["person_id"]), str(event["merged_into"]))
             return
+        if event.get("kind") == "deleted" and event.get("vendor") == "greenhouse" and event.get("person_id"):
+            if self.on_deleted is not None:
+                self.on_deleted(session, tenant, str(event["person_id"]), item.id)
+            return
         if event.get("kind") not in STAGE_KINDS or not event.get("application_id"):
-            return  # deletions belong to erasure; the inbox keeps them
+            return
         change = self.record(session, tenant, event)
         if change is None:
             return
@@ -187,8 +196,8 @@ def queue_alerts(session: Session, tenant: Tenant, change: Change, actor: str | 
     routes = tenant.alert_routes(change.application.job_id, change.to_stage)
     for route in routes:
         add_message(session, dedupe_key=f"alert:{tenant.id}:{change.event_key}:{route.channel}",
-                    channel=route.channel, tenant_id=tenant.id, now=now, payload=payload, batch="stage_alert")
+                    channel=route.channel, tenant_id=tenant.id, now=now, payload=payload, batch=STAGE_ALERT)
     if owner_email and any(route.dm_recruiter for route in routes):
         add_message(session, dedupe_key=f"alert-dm:{tenant.id}:{change.event_key}",
                     channel=f"{DM_PREFIX}{owner_email.strip().lower()}", tenant_id=tenant.id, now=now,
-                    payload=payload, batch="stage_alert")
+                    payload=payload, batch=STAGE_ALERT)

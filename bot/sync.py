@@ -3,34 +3,41 @@
 Crash safety: before any ATS write, the prospect's identity keys are committed as a *pending* candidate
 (the unique index on keys is the lock between workers), and right before the create call the attempt is
 stamped (`intent_at`). If a worker dies or the call fails after that stamp, the retry first reconciles with
-the ATS (by email, else people changed since the stamp, matched by key) instead of creating again.
+the ATS (by email, else people changed since the stamp, matched by key) instead of creating again. A create
+the rate limit refused (`WriteRefused`) took its stamp back: nothing to look for. One listing answers for every
+create that failed in this process before it began, so a retry wave after an outage lists once, not per person.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.config_model import AppConfig, Tenant
 from bot.domain.identity import find_linkedin_urls, identity_keys
 from bot.domain.prospect import Mapped, NeedsAttention, Prospect, map_prospect
 from bot.similar import refresh_blocks
 from integrations.ats import AtsApplication, AtsClient, AtsPerson, NewCandidate
+from integrations.errors import WriteRefused
 from storage.candidates import add_keys, claim_new, first_owner, record_attention, upsert_application
 from storage.db import transaction
-from storage.models import Application, Candidate, IdentityKind, StageEvent, table, utcnow
+from storage.models import Application, AuditEntry, Candidate, IdentityKind, StageEvent, table, utcnow
 from storage.queue import Claimed, Priority, RetryLater, enqueue, is_running
 
 log = logging.getLogger(__name__)
 
 SYNC = "sync.prospect"
+IMPORT_MATCHED = "import.matched"  # audited when an incoming person is linked to a record instead of created
 RECONCILE_MARGIN = timedelta(minutes=5)  # clock skew between us and the ATS's created/updated stamps
+SHARED_RECONCILE = timedelta(hours=1)  # how far back one reconcile listing reaches for other creates in doubt
 STAGE_EVENTS, APPLICATIONS = table(StageEvent), table(Application)
 PRIORITY = {"slack": Priority.INTERACTIVE, "export": Priority.PUSH, "mail_stub": Priority.POLL,
             "csv": Priority.BULK}
@@ -60,6 +67,15 @@ class Outcome:
     applications_added: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Listing:
+    """A reconcile listing of one tenant's ATS: people changed since `since`, read from `started` on."""
+
+    since: datetime
+    started: float  # time.monotonic() when the list call began
+    people: tuple[AtsPerson, ...]
+
+
 @dataclass
 class SyncService:
     engine: Engine
@@ -69,6 +85,11 @@ class SyncService:
     on_synced: Callable[[Session, str], None] | None = None  # e.g. schedule the push back to LinkedIn
     #: a person was created in the ATS (tenant, local candidate id): e.g. propose merges with likely duplicates
     on_created: Callable[[Session, Tenant, int], object] | None = None
+    # A reconcile listing is shared: it answers for every create that failed in this process before it began
+    # (a retry wave after an outage lists once, not once per person: no retry storm)
+    _listings: dict[str, _Listing] = field(default_factory=dict, repr=False)
+    _failed_creates: dict[int, float] = field(default_factory=dict, repr=False)  # candidate id → when it ended
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def enqueue(self, session: Session, tenant_id: str, prospect: Prospect) -> int | None:
         """Queue a prospect in the caller's transaction; the same source record is queued once."""
@@ -108,6 +129,10 @@ class SyncService:
             added = [a.application_id for a in applications]
         self._ensure_keys_in_ats(ats, person, mapped)
         self._record(session, tenant, claim, person, applications, added, mapped)
+        if how in ("known", "email"):  # a duplicate prevented: counted by the KPIs (bot/kpis.py); no personal data
+            session.add(AuditEntry(at=self.clock(), actor=f"sync:{prospect.source}", action=IMPORT_MATCHED,
+                                   tenant_id=tenant.id, subject=f"candidate:{claim.candidate_id}",
+                                   detail={"how": how, "matched_by": claim.matched_by}))
         if how == "created" and self.on_created is not None:  # likely duplicates become merge proposals
             self.on_created(session, tenant, claim.candidate_id)
         return Outcome(claim.candidate_id, person.person_id, how, claim.matched_by, added)
@@ -162,11 +187,25 @@ class SyncService:
         if found is not None:
             return found, "recovered" if claim.create_attempted else "email"
         if claim.pending and claim.create_attempted:
-            recovered = self._reconcile(ats, claim, mapped)
+            recovered = self._reconcile(ats, tenant.id, claim, mapped)
             if recovered is not None:
+                self._failed_creates.pop(claim.candidate_id, None)
                 return recovered, "recovered"
-        self._stamp_create(claim.candidate_id)
-        return self._create(ats, tenant, mapped), "created"
+        stamped = self._stamp_create(claim.candidate_id)
+        try:
+            created = self._create(ats, tenant, mapped)
+        except WriteRefused:  # the create never happened: a retry may create without reconciling first
+            if stamped:
+                self._stamp_create(claim.candidate_id, undo=True)
+            raise
+        except BaseException:
+            with self._lock:
+                if len(self._failed_creates) > 100_000:  # bounded: forgetting only costs a listing of its own
+                    self._failed_creates.clear()
+                self._failed_creates[claim.candidate_id] = time.monotonic()
+            raise
+        self._failed_creates.pop(claim.candidate_id, None)
+        return created, "created"
 
     def _by_email(self, ats: AtsClient, mapped: Mapped) -> AtsPerson | None:
         for email in mapped.emails:
@@ -175,27 +214,51 @@ class SyncService:
                 return max(found, key=lambda p: p.updated_at.timestamp() if p.updated_at else 0.0)
         return None
 
-    def _stamp_create(self, candidate_id: int) -> None:
+    def _stamp_create(self, candidate_id: int, *, undo: bool = False) -> bool:
         """Commit that a create is about to be called: from then on a retry reconciles before creating.
+        True when this call stamped (an earlier attempt had not); `undo` takes this call's stamp back.
 
         Even a 503 may follow a create that happened (a create can take several calls), so a failed
-        attempt is never assumed to have created nothing.
+        attempt is assumed to have created nothing only when the vendor says so (`WriteRefused`).
         """
         with transaction(self.engine) as s:
             row = s.get(Candidate, candidate_id)
-            if row is not None and row.intent_at is None:
-                row.intent_at = self.clock()
-                s.add(row)
+            if row is None or (row.intent_at is not None) != undo:
+                return False
+            row.intent_at = None if undo else self.clock()
+            s.add(row)
+            return True
 
-    def _reconcile(self, ats: AtsClient, claim: Claim, mapped: Mapped) -> AtsPerson | None:
+    def _reconcile(self, ats: AtsClient, tenant_id: str, claim: Claim, mapped: Mapped) -> AtsPerson | None:
         """Find a person an earlier attempt may have created: changed since its stamp, sharing a key."""
         with Session(self.engine) as s:
             row = s.get(Candidate, claim.candidate_id)
-            since = (row.intent_at if row and row.intent_at else self.clock()) - RECONCILE_MARGIN
+            stamp = row.intent_at if row and row.intent_at else self.clock()
+            # a fresh listing reaches back to the other creates of the last hour still in doubt, so that it
+            # answers for them too, whatever order their retries come in
+            doubtful = s.execute(select(func.min(col(Candidate.intent_at))).where(
+                col(Candidate.tenant_id) == tenant_id, col(Candidate.sync_status) == "pending",
+                col(Candidate.intent_at) >= stamp - SHARED_RECONCILE)).scalar_one_or_none()
+        since = stamp - RECONCILE_MARGIN
         wanted = {(k.kind, k.value) for k in mapped.keys}
-        people = ats.changed_since(since, applications=False)  # one paged list: keys are all we compare
+        people = self._changed_since(ats, tenant_id, since, min(since, (doubtful or stamp) - RECONCILE_MARGIN),
+                                     self._failed_creates.get(claim.candidate_id))
         match = next((p for p in people if wanted & set(person_keys(p, self._region()))), None)
         return ats.get_person(match.person_id) if match is not None else None
+
+    def _changed_since(self, ats: AtsClient, tenant_id: str, since: datetime, reach: datetime,
+                       attempt_ended: float | None) -> tuple[AtsPerson, ...]:
+        """People changed since `since`: the last listing when it covers that and began after the failed
+        attempt ended (this process saw it end), else one paged list, from `reach` on, read now."""
+        with self._lock:
+            last = self._listings.get(tenant_id)
+        if last is not None and attempt_ended is not None and last.since <= since and last.started > attempt_ended:
+            return last.people
+        started = time.monotonic()
+        people = tuple(ats.changed_since(reach, applications=False))  # keys are all we compare
+        with self._lock:
+            self._listings[tenant_id] = _Listing(reach, started, people)
+        return people
 
     def _region(self) -> str:
         return self.config.bot.default_phone_region

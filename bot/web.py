@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -41,6 +41,14 @@ async def _webhook(request: Request, accept: Callable[[str, bytes], tuple[int, d
         return JSONResponse({"error": "body too large"}, status_code=413)
     status, answer = await run_in_threadpool(accept, request.path_params["tenant"], body)
     return JSONResponse(answer, status_code=status)
+
+
+def _verifiable(headers: Mapping[str, str]) -> bool:
+    """Whether Bolt's signature check can read these headers: it raises (a 500) on a timestamp that is no number
+    and on a signature with non-ASCII characters, neither of which a request from Slack carries."""
+    timestamp = headers.get("x-slack-request-timestamp", "0")
+    signature = headers.get("x-slack-signature", "")
+    return timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 20 and signature.isascii()
 
 
 def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App | None = None,
@@ -95,7 +103,13 @@ def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App
         body = await _body_within(request, MAX_WEBHOOK_BYTES)
         if body is None:
             return JSONResponse({"error": "body too large"}, status_code=413)
-        bolt_request = BoltRequest(body=body.decode("utf-8", "replace"), headers=dict(request.headers))
+        if not _verifiable(request.headers):
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            bolt_request = BoltRequest(body=body.decode("utf-8", "replace"), headers=dict(request.headers))
+        except Exception:  # Bolt parses in its constructor and raises whatever a body makes it (JSON errors,
+            # AttributeError on a JSON array...): Slack sends only forms and JSON objects
+            return JSONResponse({"error": "not a Slack request body"}, status_code=400)
         answer = await run_in_threadpool(slack.dispatch, bolt_request)
         headers = {k: v[0] for k, v in answer.headers.items() if v and k.lower() != "content-length"}
         return Response(answer.body, status_code=answer.status, headers=headers)

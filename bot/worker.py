@@ -53,6 +53,9 @@ class Worker:
     handlers: Mapping[str, Handler]
     name: str = field(default_factory=worker_name)
     on_outcome: Callable[[Outcome], None] | None = None
+    #: called between items (outside any transaction), with True when the worker stops or has drained the
+    #: queue: e.g. writing the process's API call tallies to the store (throttled unless told it is the end)
+    between_items: Callable[[bool], object] | None = None
 
     def run_once(self) -> Outcome | None:
         """Claim and process one item; None when nothing is runnable now."""
@@ -62,7 +65,15 @@ class Worker:
         outcome = self.process(claimed[0])
         if self.on_outcome:
             self.on_outcome(outcome)
+        self._between_items()
         return outcome
+
+    def _between_items(self, final: bool = False) -> None:
+        if self.between_items is not None:
+            try:
+                self.between_items(final)
+            except Exception:  # bookkeeping only: the work itself is done and recorded
+                log.exception("between-items hook failed")
 
     def process(self, item: Claimed) -> Outcome:
         try:
@@ -70,6 +81,7 @@ class Worker:
                 self.handlers[item.kind](session, item)
                 if not self.queue.complete(item, session=session):
                     raise LeaseLost(f"item {item.id} was reclaimed while running")
+            log.info("%s: item %s (%s) done", self.name, item.id, item.kind)
             return Outcome(item, WorkState.DONE)
         except LeaseLost as exc:
             log.warning("%s", exc)
@@ -103,7 +115,9 @@ class Worker:
                 self.queue.reclaim_expired()
                 next_reclaim = time.monotonic() + reclaim_every.total_seconds()
             if self.run_once() is None:
+                self._between_items()
                 stop.wait(poll_interval)
+        self._between_items(final=True)
 
     def drain(self, max_items: int = 10_000) -> list[Outcome]:
         """Process runnable items until none is left (or `max_items`); for the demo, CLI and tests."""
@@ -113,4 +127,5 @@ class Worker:
             if outcome is None:
                 break
             outcomes.append(outcome)
+        self._between_items(final=True)
         return outcomes

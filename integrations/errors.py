@@ -28,6 +28,11 @@ class RateLimited(IntegrationError):
         self.retry_after = retry_after
 
 
+class WriteRefused(RateLimited):
+    """A create the vendor's rate limit stopped before it happened: answered 429 (which the vendor did not
+    process) or never sent into a spent window. Nothing was written; retry it as it is."""
+
+
 class AuthFailed(IntegrationError):
     """Credentials were refused (401 after a token refresh): ops must fix them; retrying will not help."""
 

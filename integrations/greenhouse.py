@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from integrations.errors import AuthFailed, RateLimited, Unavailable
+from integrations.calls import Observer
+from integrations.errors import AuthFailed, RateLimited, Rejected, Unavailable, WriteRefused
 from integrations.greenhouse_models import (
     Application,
     Candidate,
@@ -57,8 +58,10 @@ class GreenhouseClient:
 
     def __init__(self, http: httpx.Client, *, api_url: str, auth_url: str, client_id: str, client_secret: str,
                  user_id: int, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep, max_wait: float = 5.0) -> None:
+                 sleep: Callable[[float], None] = time.sleep, max_wait: float = 5.0,
+                 observe: Observer | None = None) -> None:
         self._http = http
+        self._observe = observe
         self._api = api_url.rstrip("/")
         base = auth_url.rstrip("/")  # `https://auth.greenhouse.io` or the token URL itself
         self._token_url = base if base.endswith("/token") else f"{base}/token"
@@ -148,7 +151,10 @@ class GreenhouseClient:
                 "phone_numbers": [{"value": p, "type": "mobile"} for p in phones],
                 "social_media_addresses": [{"value": u} for u in social_urls], "tags": list(tags),
                 "application": application}
-        data = json_object(self._call("POST", f"{self._api}/v3/candidates", json=body, sub=as_user))
+        try:
+            data = json_object(self._call("POST", f"{self._api}/v3/candidates", json=body, sub=as_user))
+        except RateLimited as exc:  # the POST itself was refused: nobody created (the caller need not look)
+            raise WriteRefused(str(exc), integration=INTEGRATION, retry_after=exc.retry_after) from exc
         return self._created(data, job_id)
 
     def _created(self, data: dict[str, Any], job_id: int) -> CreatedCandidate:
@@ -208,14 +214,39 @@ class GreenhouseClient:
         except UnexpectedResponse:
             return None
 
+    def delete_candidate(self, candidate_id: int, *, as_user: int | None = None) -> bool:
+        """Delete a candidate for good, applications and notes with them (an erasure request); True when this
+        call deleted it, False when it was gone already.
+
+        reference 3.1: `DELETE /v3/candidates/{id}`, scope `candidates:destroy` (third-party sources); the v3
+        answer is undocumented (v1 answered `{"message": "Person … has been deleted."}`), so any 2xx is taken
+        as done. A 404 counts as "gone" only once a read confirms it: Greenhouse routes before it
+        authorises, so a path it does not serve answers 404 too (reference 2.3). Not retried here.
+        """
+        try:
+            self._call("DELETE", f"{self._api}/v3/candidates/{candidate_id}", sub=as_user)
+        except Rejected as exc:
+            if exc.status != 404 or self.get_candidate(candidate_id) is not None:
+                raise
+            return False
+        return True
+
     # --- transport: tokens, the error edge, pages ---
 
-    def _token(self, sub: int) -> str:
+    def refresh_token(self, within: float) -> bool:
+        """Fetch a new token for the bot's user now if the one held ends within `within` seconds (or none is
+        held), so that no request waits for a token fetch or meets a refused credential first. True when a
+        token was fetched; AuthFailed when the credentials are refused."""
+        before = self._tokens.get(self.user_id)
+        self._token(self.user_id, early=max(within, REFRESH_EARLY_SECONDS))
+        return self._tokens.get(self.user_id) is not before
+
+    def _token(self, sub: int, early: float = REFRESH_EARLY_SECONDS) -> str:
         with self._guard:
             lock = self._token_locks.setdefault(sub, threading.Lock())
         with lock:
             cached = self._tokens.get(sub)
-            if cached is None or self._clock() >= cached[1] - REFRESH_EARLY_SECONDS:
+            if cached is None or self._clock() >= cached[1] - early:
                 cached = self._fetch_token(sub)
                 self._tokens[sub] = cached
             return cached[0]
@@ -257,16 +288,23 @@ class GreenhouseClient:
         """The one place httpx is called: its exceptions become Unavailable."""
         self._respect_window()
         self.requests += 1
+        what = f"{method} {urlsplit(url).path}"
         try:
             response = self._http.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
-            raise Unavailable(f"{method} {urlsplit(url).path} timed out", integration=INTEGRATION) from exc
+            self._report(None, what)
+            raise Unavailable(f"{what} timed out", integration=INTEGRATION) from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-            raise Unavailable(f"{method} {urlsplit(url).path} failed: {type(exc).__name__}",
-                              integration=INTEGRATION) from exc
+            self._report(None, what)
+            raise Unavailable(f"{what} failed: {type(exc).__name__}", integration=INTEGRATION) from exc
+        self._report(response.status_code, what)
         if "X-RateLimit-Limit" in response.headers:
             self.rate_limit = rate_limit_from(response.headers)
         return response
+
+    def _report(self, status: int | None, what: str) -> None:
+        if self._observe is not None:
+            self._observe(status, what)
 
     def _respect_window(self) -> None:
         """With the window's budget spent, wait for its reset (briefly) instead of earning a 429.

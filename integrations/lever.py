@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from integrations.errors import AuthFailed, RateLimited, Rejected, Unavailable
+from integrations.calls import Observer
+from integrations.errors import AuthFailed, RateLimited, Rejected, Unavailable, WriteRefused
 from integrations.lever_models import (
     CreatedNote,
     CreatedOpportunity,
@@ -81,8 +82,10 @@ class LeverClient:
     def __init__(self, http: httpx.Client, *, api_url: str, api_key: str, perform_as: str, rate: float = 10.0,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  page_size: int = 100, max_retries: int = 3, backoff: float = 0.5,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 jitter: Callable[[], float] = random.random,
+                 observe: Observer | None = None) -> None:
         self._http = http
+        self._observe = observe
         self._api_url = api_url.rstrip("/")
         self._auth = httpx.BasicAuth(api_key, "")  # Lever: the key is the username, the password blank
         self.perform_as = perform_as
@@ -140,7 +143,10 @@ class LeverClient:
                     "contact": contact_id, "location": location, "owner": owner,
                     "postings": [posting_id] if posting_id else None}
         body.update({k: v for k, v in optional.items() if v is not None})
-        created = self._request("POST", "/opportunities", params={"perform_as": self.perform_as}, json=body)
+        try:
+            created = self._request("POST", "/opportunities", params={"perform_as": self.perform_as}, json=body)
+        except RateLimited as exc:  # 429 after every retry: Lever processed none of them, nobody created
+            raise WriteRefused(str(exc), integration=INTEGRATION, retry_after=exc.retry_after) from exc
         return _validate(CreatedOpportunity, created)
 
     def add_note(self, opportunity_id: str, text: str) -> str:
@@ -218,13 +224,22 @@ class LeverClient:
 
     def _send(self, method: str, path: str, params: Query | None, json: dict[str, Any] | None) -> httpx.Response:
         self.requests += 1
+        what = f"{method} {path}"
         try:
-            return self._http.request(method, self._api_url + path, params=params, json=json, auth=self._auth)
+            response = self._http.request(method, self._api_url + path, params=params, json=json, auth=self._auth)
         except httpx.TimeoutException as exc:
-            raise Unavailable(f"Lever timed out: {method} {path}", integration=INTEGRATION) from exc
+            self._report(None, what)
+            raise Unavailable(f"Lever timed out: {what}", integration=INTEGRATION) from exc
         except httpx.HTTPError as exc:
-            raise Unavailable(f"Lever unreachable ({type(exc).__name__}): {method} {path}",
+            self._report(None, what)
+            raise Unavailable(f"Lever unreachable ({type(exc).__name__}): {what}",
                               integration=INTEGRATION) from exc
+        self._report(response.status_code, what)
+        return response
+
+    def _report(self, status: int | None, what: str) -> None:
+        if self._observe is not None:
+            self._observe(status, what)
 
 
 def _parse(response: httpx.Response) -> Any:

@@ -53,7 +53,9 @@ def decode_delivery(raw_body: bytes) -> dict[str, Any]:
     """The body as a JSON object (what the signature check reads); InvalidEvent if it is not one."""
     try:
         body = json.loads(raw_body)
-    except ValueError as exc:  # not UTF-8 or not JSON
+        # a lone surrogate (the JSON escape \ud800) decodes, but can be neither signed nor stored: unreadable too
+        json.dumps(body, ensure_ascii=False).encode()
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep, or a lone surrogate
         raise InvalidEvent(f"not a Lever webhook: {type(exc).__name__}") from exc
     if not isinstance(body, dict):
         raise InvalidEvent("not a Lever webhook: the body is not a JSON object")

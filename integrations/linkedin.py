@@ -7,10 +7,12 @@ import hmac
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel
 
+from integrations.calls import Observer
 from integrations.errors import AuthFailed, Rejected, Unavailable
 from integrations.linkedin_models import (
     Address,
@@ -72,7 +74,8 @@ def verify_push_signature(secret: str, raw_body: bytes, header: str | None) -> b
     if not header:
         return False
     given = header.strip().lower().removeprefix("hmacsha256=")
-    return hmac.compare_digest(push_signature(secret, raw_body), given)
+    # as bytes: compare_digest refuses (TypeError) a str with non-ASCII characters, which a header may carry
+    return hmac.compare_digest(push_signature(secret, raw_body).encode(), given.encode())
 
 
 def challenge_response(challenge_code: str, secret: str) -> str:
@@ -89,8 +92,9 @@ class LinkedInClient:
 
     def __init__(self, http: httpx.Client, *, api_url: str, token_url: str, client_id: str,
                  client_secret: str, organization: str, contract: str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, observe: Observer | None = None) -> None:
         self._http = http
+        self._observe = observe
         self._api_url = api_url.rstrip("/")
         self._token_url = token_url
         self._credentials = {"grant_type": "client_credentials", "client_id": client_id,
@@ -137,17 +141,28 @@ class LinkedInClient:
         candidate also removes applications naming it is not said (deleting an application takes its notes,
         feedback and stages), so re-point or delete those separately.
         """
-        ids = list(dict.fromkeys(ats_candidate_ids))
+        return self._batch_delete("/v2/atsCandidates", "atsCandidateId", ats_candidate_ids)
+
+    def delete_ats_applications(self, ats_application_ids: Sequence[str]) -> BatchResult:
+        """Delete In-ATS application records (an erasure request), ≤100 per BATCH_DELETE call; a 404 is done.
+
+        reference (api-contracts 4.2): delete is `DELETE` on the same keyed URLs, and deleting an application
+        also deletes its notes, feedback and stages. Same verdicts as `delete_ats_candidates`; separate because
+        applications are their own resource, keyed by `atsJobApplicationId`.
+        """
+        return self._batch_delete("/v2/atsApplications", "atsJobApplicationId", ats_application_ids)
+
+    def _batch_delete(self, path: str, key_name: str, ids: Sequence[str]) -> BatchResult:
+        """BATCH_DELETE `ids` (repeats sent once) ≤100 per call; a 404 verdict means gone already: done."""
+        unique = list(dict.fromkeys(ids))
         result = BatchResult()
-        for start in range(0, len(ids), BATCH_LIMIT):
-            chunk = ids[start : start + BATCH_LIMIT]
-            keys = [self._key("atsCandidateId", cid) for cid in chunk]
-            answer = self._call("DELETE", "/v2/atsCandidates", params=batch_ids_v1(keys),
-                                restli_method="BATCH_DELETE")
-            sent = {encode_key_v1(key): cid for key, cid in zip(keys, chunk, strict=True)}
-            verdicts = read_batch_result(answer, sent)
-            refused = {f.id: f for f in verdicts.failed if f.status != 404}  # every id is in ok or failed
-            result.ok.extend(cid for cid in chunk if cid not in refused)
+        for start in range(0, len(unique), BATCH_LIMIT):
+            chunk = unique[start : start + BATCH_LIMIT]
+            keys = [self._key(key_name, one) for one in chunk]
+            answer = self._call("DELETE", path, params=batch_ids_v1(keys), restli_method="BATCH_DELETE")
+            sent = {encode_key_v1(key): one for key, one in zip(keys, chunk, strict=True)}
+            refused = {f.id: f for f in read_batch_result(answer, sent).failed if f.status != 404}
+            result.ok.extend(one for one in chunk if one not in refused)
             result.failed.extend(refused.values())
         return result
 
@@ -268,6 +283,15 @@ class LinkedInClient:
             self._token = None  # revoked or expired early: fetch a new one and try once more
         raise AuthFailed("LinkedIn refused a freshly issued token", integration=INTEGRATION, status=401)
 
+    def refresh_token(self, within: float) -> bool:
+        """Fetch a new token now if the one held ends (less the usual margin) within `within` seconds, or none
+        is held; True when one was fetched, AuthFailed when the credentials are refused."""
+        if self._token is not None and self._clock() + within < self._refresh_at:
+            return False
+        self._token = None
+        self._access_token()
+        return True
+
     def _access_token(self) -> str:
         if self._token is None or self._clock() >= self._refresh_at:
             response = self._send("POST", self._token_url, data=self._credentials)
@@ -282,10 +306,16 @@ class LinkedInClient:
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """The one place httpx is called: transport failures become `Unavailable`."""
+        what = f"{method} {urlsplit(url).path}"
         try:
-            return self._http.request(method, url, **kwargs)
+            response = self._http.request(method, url, **kwargs)
         except httpx.RequestError as exc:
+            if self._observe is not None:
+                self._observe(None, what)
             raise Unavailable(f"LinkedIn unreachable: {type(exc).__name__}", integration=INTEGRATION) from exc
+        if self._observe is not None:
+            self._observe(response.status_code, what)
+        return response
 
 
 def _require_ok(result: BatchResult) -> None:

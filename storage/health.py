@@ -37,6 +37,30 @@ def record_failure(session: Session, tenant_id: str, integration: str, error: st
     return row
 
 
+def add_calls(session: Session, tenant_id: str, integration: str, *, calls: int, errors: int,
+              failures_since_success: int, last_success_at: datetime | None, last_failure_at: datetime | None,
+              last_error: str | None, now: datetime) -> IntegrationHealth:
+    """Fold a process's tally of API calls into the shared row (see integrations.calls).
+
+    A success in the tally resets the run of failures to those after it; a tally of failures only extends the
+    run. Processes' tallies interleave, so across several workers the run is approximate — by at most the
+    calls one process made between two flushes.
+    """
+    row = _row(session, tenant_id, integration, now)
+    row.calls_total += calls
+    row.errors_total += errors
+    if last_success_at is not None:
+        row.consecutive_failures = failures_since_success
+        row.last_success_at = max(last_success_at, row.last_success_at or last_success_at)
+    else:
+        row.consecutive_failures += failures_since_success
+    if last_failure_at is not None:
+        row.last_failure_at, row.last_error = last_failure_at, (last_error or "")[:4000]
+    row.updated_at = now
+    session.flush()
+    return row
+
+
 def count_requests(session: Session, tenant_id: str, integration: str, requests: int,
                    now: datetime) -> IntegrationHealth:
     """Add to today's (UTC) request count; the counter restarts at midnight UTC, as LinkedIn's budget does."""

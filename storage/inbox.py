@@ -11,12 +11,23 @@ from sqlmodel import Session
 from storage.models import InboxEvent, table, utcnow
 
 INBOX = table(InboxEvent)
+#: longest provider event id (or token) a webhook route accepts: the inbox keeps 255 characters, and a work item's
+#: dedupe key adds a prefix and the tenant (at most 64) to it
+MAX_EVENT_ID = 150
+
+
+def storable_id(text: str) -> bool:
+    """Whether a provider's event id (or token) can key an inbox row and a work item on every backend: not empty,
+    at most MAX_EVENT_ID characters, no NUL (PostgreSQL text cannot hold one)."""
+    return 0 < len(text) <= MAX_EVENT_ID and "\x00" not in text
 
 
 def record_event(session: Session, *, provider: str, tenant_id: str, event_id: str, body: str,
                  action: str | None = None, status: str = "accepted", now: datetime | None = None) -> int | None:
     """Store the event in the caller's transaction; its id, or None when this event id was seen before."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    if action is not None:  # the vendor's name for the event, kept for ops: PostgreSQL text has no NUL
+        action = action.replace("\x00", "\ufffd")
     stmt = insert(InboxEvent).values(
         provider=provider, tenant_id=tenant_id, event_id=event_id, body=body, action=action, status=status,
         received_at=now or utcnow(),

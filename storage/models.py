@@ -236,6 +236,9 @@ class WorkItem(SQLModel, table=True):
     locked_until: datetime | None = ts(nullable=True)
     lease_token: str | None = Field(default=None, max_length=64)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # how often the dead-letter sweep has given the item another round (a transient failure that outlasted
+    # its retries); the sweep stops at `[bot] dead_letter_sweeps`
+    revived: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = ts(default_now=True)
     updated_at: datetime = ts(default_now=True)
     finished_at: datetime | None = ts(nullable=True)
@@ -249,6 +252,7 @@ class OutboxMessage(SQLModel, table=True):
         # The claim's per-channel checks: older unfinished posts and the one in flight; the last post's time.
         Index("ix_outbox_lane", "paced_channel", "state", "id"),
         Index("ix_outbox_lane_sent", "paced_channel", "sent_at"),
+        Index("ix_outbox_batch_sent", "batch", "sent_at"),  # recent posts of a kind: /metrics' alert latency
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -315,6 +319,10 @@ class IntegrationHealth(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     budget_day: str | None = None  # YYYY-MM-DD (UTC) the counter below belongs to
     budget_used: int = 0
+    # every API call made and every failed one (5xx, 429, 401, unreachable), for /metrics; counted per process
+    # and added here now and then (bot.call_health), never per call
+    calls_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    errors_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     updated_at: datetime = ts(default_now=True)
 
 
@@ -371,6 +379,19 @@ class Incident(SQLModel, table=True):
     resolved_at: datetime | None = ts(nullable=True)
 
 
+class KpiSnapshot(SQLModel, table=True):
+    """A tenant's KPIs for one week, kept when the weekly digest is posted: aggregates only, no personal data,
+    so they outlive the retention purge of the candidates they were computed from."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "week"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(max_length=64)
+    week: str = Field(max_length=10)  # the Monday (UTC) the week starts, YYYY-MM-DD
+    figures: dict[str, Any] = json_col()
+    created_at: datetime = ts(default_now=True)
+
+
 class AuditEntry(SQLModel, table=True):
     """Who did what, when, on whom; never holds more personal data than the subject's id."""
 
@@ -383,6 +404,9 @@ class AuditEntry(SQLModel, table=True):
     detail: dict[str, Any] = json_col()
 
 
-#: tables holding a person's data, for the erase command (issue: retention and erasure)
+#: every table that may hold a person's data, all cleaned by an erasure (bot/erasure.py, bot/erasure_scrub.py):
+#: the candidate and what hangs off them, then the tables whose free text or JSON may name them. The others
+#: (tenant, synccursor, kpisnapshot) hold none; a test keeps every table on one side or the other.
 PERSONAL_DATA_TABLES = ("candidate", "candidateidentity", "candidateblock", "application", "stageevent", "note",
-                        "inboxevent", "attentionitem", "duplicateproposal", "auditentry")
+                        "attentionitem", "duplicateproposal", "workitem", "outboxmessage", "inboxevent",
+                        "auditentry", "incident", "integrationhealth", "jobrun")

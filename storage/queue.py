@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as select_model
@@ -240,6 +240,26 @@ class WorkQueue:
         with self.engine.begin() as conn:
             return int(conn.execute(update(WORK).where(cond).values(
                 state=WorkState.QUEUED, attempts=0, run_after=now, finished_at=None, updated_at=now)).rowcount)
+
+    def revive_dead(self, *, transient: Sequence[str], max_revivals: int,
+                    skip_tenants: Sequence[str] = (), limit: int = 500) -> int:
+        """Give another round to dead items whose last error was transient (it starts with one of the error
+        class names in `transient`) and that were revived fewer than `max_revivals` times; items of
+        `skip_tenants` (an integration still failing) wait for a later sweep. Returns how many were revived.
+
+        Permanent failures (a rejected record, refused credentials) stay dead: retrying cannot help them.
+        """
+        now = self.clock()
+        t = WORK.c
+        cond = (t.state == WorkState.DEAD) & (t.revived < max_revivals) & or_(
+            *(t.last_error.like(f"{name}:%") for name in transient))
+        if skip_tenants:
+            cond = cond & (t.tenant_id.is_(None) | t.tenant_id.not_in(list(skip_tenants)))
+        picked = select(t.id).where(cond).order_by(t.id).limit(limit)
+        with self.engine.begin() as conn:
+            return int(conn.execute(update(WORK).where(t.id.in_(picked.scalar_subquery())).values(
+                state=WorkState.QUEUED, attempts=0, revived=t.revived + 1, run_after=now, finished_at=None,
+                updated_at=now)).rowcount)
 
     def drop_dead(self, ids: Sequence[int]) -> int:
         """Delete dead items for good (only dead ones: a live item is never dropped by mistake)."""

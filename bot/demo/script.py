@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session, col, select
 
+from bot.cli_stats import print_kpis
 from bot.config import check_config, format_report, load_config
 from bot.demo.render import show_messages
 from bot.demo.scenes_dedupe import scene_duplicates
@@ -26,6 +28,7 @@ from bot.demo.world import Simulators, sandbox_config, start_simulators
 from bot.domain.prospect import NeedsAttention, Prospect
 from bot.handlers import handlers_for
 from bot.health import CHECK, REPORT, SLACK_SCOPE
+from bot.kpis import STATS_DAYS, compute_kpis
 from bot.ops_watch import OpsWatch
 from bot.runtime import Runtime, build_runtime
 from bot.slack.notifier import Notifier
@@ -38,7 +41,7 @@ from integrations.sandbox.world import SANDBOX_ENV
 from storage.db import transaction
 from storage.health import health_of
 from storage.migrate import head_revision, upgrade
-from storage.models import DuplicateProposal, Incident
+from storage.models import DuplicateProposal, Incident, utcnow
 from storage.queue import RetryPolicy, enqueue
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "hirebridge.example.toml"
@@ -78,7 +81,7 @@ class Demo:
 
     def worker(self) -> Worker:
         handlers = {**handlers_for(self.rt), **self.handler_overrides}
-        return Worker(self.rt.engine, self.rt.queue, handlers, name="demo-worker", on_outcome=self.tally.add)
+        return self.rt.worker(handlers, name="demo-worker", on_outcome=self.tally.add)
 
     def drain(self) -> list[WorkOutcome]:
         """Run the worker until nothing is runnable, narrating each outcome."""
@@ -315,6 +318,11 @@ def summary(demo: Demo, elapsed: float, ok: bool) -> None:
     for what, count in rows:
         table.add_row(what, str(count))
     demo.console.print(table)
+    until = utcnow()
+    with Session(demo.rt.engine) as session:
+        kpis = [compute_kpis(session, demo.rt.app_config(), t.id, since=until - timedelta(days=STATS_DAYS),
+                             until=until) for t in demo.rt.app_config().tenants]
+    print_kpis(kpis, "What the bridge did for each tenant (`hirebridge stats`, `/candidate stats`)", demo.console)
     verdict = "[bold green]demo complete" if ok else "[bold red]a scene did not end as it should"
     demo.console.print(verdict)
 

@@ -18,6 +18,10 @@ SUBCOMMANDS: dict[str, tuple[str | None, str, str]] = {
     "dedupe": ("ops", "dedupe [tenant]", "scan this channel's tenant (or the one named) for duplicate candidates"),
     "status": ("ops", "status", "sync health: queue, dead letters, last sync per integration, request budgets"),
     "mapping": ("ops", "mapping [tenant]", "the project, stage and field maps of this channel's tenant"),
+    "stats": ("ops", "stats [tenant]", "recruiting KPIs of this channel's tenant over the last 30 days: "
+              "time-to-review, duplicates, completeness, source accuracy, sync lag, adoption"),
+    "forget": ("admin", "forget <email | linkedin url>", "erase a person from everything HireBridge stored "
+               "(asks you to confirm first)"),
     "help": (None, "help", "this help"),
 }
 MAX_NAME = 200
@@ -55,7 +59,9 @@ def parse_command(text: str) -> Command:
         raise CommandError("check needs a LinkedIn URL, an email or a name")
     if name == "export":
         _check_export(args)
-    if name in ("dedupe", "mapping") and len(args) > 1:
+    if name == "forget" and len(args) != 1:
+        raise CommandError("forget needs exactly one email or LinkedIn profile URL")
+    if name in ("dedupe", "mapping", "stats") and len(args) > 1:
         raise CommandError(f"{name} takes at most one tenant id")
     if name in ("status", "help") and args:
         raise CommandError(f"{name} takes no arguments")

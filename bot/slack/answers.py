@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Respond
@@ -10,9 +11,10 @@ from sqlmodel import Session
 from bot.config_model import Tenant, TenantUnclear
 from bot.dedupe_scan import ScanRequest
 from bot.domain.commands import Command
+from bot.kpis import STATS_DAYS, compute_kpis
 from bot.lookup import find_people
 from bot.mapping import FIELD_MAP, event_rows, project_rows, stage_rows
-from bot.slack import blocks
+from bot.slack import blocks, forget_actions, kpi_blocks
 from bot.slack.commands import Answer
 from bot.slack_export import ExportRequest
 from bot.status import read_status
@@ -84,6 +86,15 @@ def answers_for(rt: Runtime) -> dict[str, Answer]:
         respond(replace_original=True, response_type="ephemeral", **blocks.mapping_answer(
             tenant.name, tenant.ats, project_rows(tenant), stage_rows(tenant), event_rows(tenant), FIELD_MAP))
 
+    def stats(parsed: Command, command: dict[str, Any], respond: Respond) -> None:
+        if (tenant := named_tenant(parsed, command, respond)) is None:
+            return
+        until = utcnow()
+        with Session(rt.engine) as session:
+            kpis = compute_kpis(session, rt.app_config(), tenant.id, since=until - timedelta(days=STATS_DAYS),
+                                until=until)
+        respond(replace_original=True, response_type="ephemeral", **kpi_blocks.stats_answer(tenant.name, kpis))
+
     def dedupe(parsed: Command, command: dict[str, Any], respond: Respond) -> None:
         if (tenant := named_tenant(parsed, command, respond)) is None:
             return
@@ -92,4 +103,9 @@ def answers_for(rt: Runtime) -> dict[str, Answer]:
             response_url=str(command.get("response_url", "")), request_key=request_key(command)))
         _audit_queued(command, tenant.id, "dedupe", queued)
 
-    return {"check": check, "export": export, "status": status, "mapping": mapping, "dedupe": dedupe}
+    def forget(parsed: Command, command: dict[str, Any], respond: Respond) -> None:
+        respond(replace_original=True, response_type="ephemeral", **forget_actions.answer(
+            rt.erasure(), rt.forget_requests(), rt.app_config(), parsed.args[0], command))
+
+    return {"check": check, "export": export, "status": status, "mapping": mapping, "dedupe": dedupe,
+            "stats": stats, "forget": forget}

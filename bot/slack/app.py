@@ -10,13 +10,14 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
-from bot.slack import commands, merge_actions
+from bot.slack import commands, forget_actions, merge_actions
 
 log = logging.getLogger(__name__)
 
 
 def build_slack_app(*, signing_secret: str | None, client: WebClient, candidate: commands.CandidateCommand,
-                    proposals: merge_actions.ProposalActions | None = None, workers: int = 16) -> App:
+                    proposals: merge_actions.ProposalActions | None = None,
+                    forget: forget_actions.ForgetActions | None = None, workers: int = 16) -> App:
     """A sync Bolt app that never calls Slack at start-up (the server must come up while Slack is down).
 
     Without a signing secret, request verification is off: only for Socket Mode, never for HTTP.
@@ -41,6 +42,8 @@ def build_slack_app(*, signing_secret: str | None, client: WebClient, candidate:
     commands.register(app, candidate)
     if proposals is not None:
         merge_actions.register(app, proposals)
+    if forget is not None:
+        forget_actions.register(app, forget)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> BoltResponse:

@@ -43,8 +43,10 @@ class CandidateCommand:
         """Ack at once (usage, refusal or a placeholder); everything after the ack — the audit entry and the
         answer — runs on a small executor of its own, so a burst of slow answers never holds up later acks."""
         user = str(command.get("user_id", ""))
-        # Bolt maps Socket Mode's `retry_attempt` here too, as "0" on a first delivery
-        retry = int(request.headers.get("x-slack-retry-num", ["0"])[0] or 0)
+        # Bolt maps Socket Mode's `retry_attempt` here too, as "0" on a first delivery; the header is not signed,
+        # so one that is no small number counts as none
+        num = request.headers.get("x-slack-retry-num", ["0"])[0]
+        retry = int(num) if num.isascii() and num.isdigit() and len(num) <= 3 else 0
         reply, action, detail, work = self._decide(user, str(command.get("text", "")))
         ack(response_type="ephemeral", **reply)
         if retry > 0:

@@ -15,10 +15,11 @@ from slack_bolt import Ack, App, Respond
 
 from bot.merges import Merges
 from bot.slack.proposal_blocks import ACTIONS
-from bot.slack.roles import Roles
+from bot.slack.roles import Roles, clicked_by
 from bot.slack.usergroups import GroupsUnknown
 
 log = logging.getLogger(__name__)
+MAX_ID = 2**31 - 1  # proposal ids are 32-bit integers (PostgreSQL INTEGER)
 
 #: who may decide a proposal (as `/candidate dedupe`)
 DECIDES = "ops"
@@ -35,7 +36,7 @@ class ProposalActions:
 
     def handle(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        user = str((body.get("user") or {}).get("id", ""))
+        user = clicked_by(body)
         try:
             allowed = self.roles.allows(user, DECIDES)
         except GroupsUnknown:
@@ -48,6 +49,8 @@ class ProposalActions:
             return
         try:
             proposal = int(str(action.get("value", "")))
+            if not 0 < proposal <= MAX_ID:  # no row has it, and a store refuses to even look it up
+                raise ValueError(proposal)
         except ValueError:
             respond(response_type="ephemeral", replace_original=False, text="That button names no proposal.")
             return

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.config_model import AppConfig, Role
 from bot.slack.usergroups import UserGroups
@@ -31,3 +32,9 @@ class Roles:
             return False
         role = config.role_of(user, self.groups.groups_of(user, groups))
         return role is not None and role.at_least(needed)
+
+
+def clicked_by(body: Mapping[str, Any]) -> str:
+    """The Slack user id of an interaction payload's `user` ("" when the payload has no usable one)."""
+    user = body.get("user")
+    return str(user.get("id", "")) if isinstance(user, Mapping) else ""

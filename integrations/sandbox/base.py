@@ -127,6 +127,11 @@ class TokenIssuer:
             return None
         return token
 
+    def values(self) -> list[str]:
+        """Every token issued so far (tests check that none of them reaches a log)."""
+        with self._lock:
+            return list(self._tokens)
+
     def expire_all(self) -> None:
         with self._lock:
             for token in self._tokens.values():

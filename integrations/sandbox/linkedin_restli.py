@@ -186,6 +186,7 @@ def batch_routes(state: LinkedInState, api: Api) -> list[Route]:
         Route("/v2/atsCandidates", api(partial(get_candidates, state)), methods=["GET"]),
         Route("/v2/atsCandidates", api(partial(delete_candidates, state)), methods=["DELETE"]),
         Route("/v2/atsApplications", api(partial(put_applications, state)), methods=["PUT"]),
+        Route("/v2/atsApplications", api(partial(delete_applications, state)), methods=["DELETE"]),
         Route("/v2/atsApplications/{key}/stages", api(partial(put_children, state, "stages")), methods=["PUT"]),
         Route("/v2/atsCandidates/{key}/notes", api(partial(put_children, state, "notes")), methods=["PUT"]),
     ]
@@ -287,6 +288,18 @@ async def delete_candidates(state: LinkedInState, request: Request, customer: Cu
     own resource keyed by their own ids, so the simulator keeps them. An unknown key is a per-key 404, the
     Rest.li convention for a missing entity.
     """
+    return await batch_delete(state, request, customer, "atsCandidateId", state.candidates, state.notes)
+
+
+async def delete_applications(state: LinkedInState, request: Request, customer: Customer) -> Response:
+    """BATCH_DELETE of applications, as for candidates: api-contracts 4.2 says delete is `DELETE` on the same
+    keyed URLs, and that deleting an application also deletes its notes, feedback and stages."""
+    return await batch_delete(state, request, customer, "atsJobApplicationId", state.applications, state.stages)
+
+
+async def batch_delete(state: LinkedInState, request: Request, customer: Customer, id_field: str,
+                       records: dict[Any, Any], children: dict[Any, Any]) -> Response:
+    """Delete the records the query names (and their sub-resources in `children`), a verdict per key."""
     if request.headers.get("x-restli-method", "").strip().lower() != "batch_delete":
         return restli_error(400, "X-RestLi-Method must be batch_delete")
     if await request.body():
@@ -304,13 +317,12 @@ async def delete_candidates(state: LinkedInState, request: Request, customer: Cu
     errors: dict[str, Any] = {}
     for key in keys:
         text = key if isinstance(key, str) else encode(key)
-        ident = (customer.organization, key_field(key, "atsCandidateId"))
+        ident = (customer.organization, key_field(key, id_field))
         with state.lock:
-            verdict = key_verdict(key, customer, "atsCandidateId") or (
-                None if ident in state.candidates else (404, "No such candidate"))
+            verdict = key_verdict(key, customer, id_field) or (None if ident in records else (404, "Not found"))
             if verdict is None:
-                del state.candidates[ident]
-                state.notes.pop(ident, None)
+                del records[ident]
+                children.pop(ident, None)
         if verdict is None:
             results[text] = {"status": 204}
         else:

@@ -249,6 +249,9 @@ def test_an_output_folder_that_does_not_exist_is_named_before_any_work(tmp_path:
 
 
 @pytest.mark.slow
+# ~25 s alone, several times that under coverage beside a busy test worker; "signal": the "thread" method's
+# timer thread would keep the audit from forking its helper (it forks only where no other thread runs)
+@pytest.mark.timeout(360, method="signal")
 def test_a_hundred_thousand_rows_are_audited_and_the_planted_duplicates_found(tmp_path: Path) -> None:
     from bench.dedupe_data import COLUMNS, generate
 
@@ -270,6 +273,7 @@ def test_a_hundred_thousand_rows_are_audited_and_the_planted_duplicates_found(tm
     assert len(found & truth) >= 0.95 * len(found), "and few pairs are not duplicates"
 
 
+@pytest.mark.timeout(method="signal")  # no timer thread: the audit forks only where no other thread runs
 def test_sharing_the_work_with_a_forked_helper_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     from bench.dedupe_data import generate
     from bot import audit_duplicates

@@ -78,13 +78,15 @@ def test_dlq_drop_deletes_after_confirmation(env: dict[str, str]) -> None:
     assert dropped.exit_code == 0 and "dropped 1" in dropped.output
 
 
-@pytest.mark.parametrize("argv", [
-    ["erase", "--email", "a@b.c"], ["stats"],
+@pytest.mark.parametrize(("argv", "problem"), [
+    (["erase"], "exactly one"),
+    (["erase", "--email", "a@b.io", "--linkedin-url", "https://linkedin.com/in/a"], "exactly one"),
+    (["erase", "--email", "not-an-address"], "not an email address"),
+    (["erase", "--linkedin-url", "https://example.com/in/a"], "LinkedIn"),
 ])
-def test_verbs_not_landed_say_so_plainly(argv: list[str], env: dict[str, str]) -> None:
+def test_erase_needs_exactly_one_email_or_profile_url(argv: list[str], problem: str, env: dict[str, str]) -> None:
     result = runner.invoke(app, argv, env=env)
-    assert result.exit_code == 2
-    assert "not available yet" in result.output and "has not landed" in result.output
+    assert result.exit_code == 2 and problem in result.output
 
 
 @pytest.mark.parametrize("verb", ["demo", "serve", "worker", "sandbox", "sync", "audit-duplicates", "import",
@@ -130,3 +132,80 @@ def test_commands_on_an_empty_database_say_to_upgrade(argv: list[str], env: dict
     result = runner.invoke(app, argv, env=env)
     assert result.exit_code == 2
     assert "run `hirebridge db upgrade`" in result.output
+
+
+# --- hirebridge stats ------------------------------------------------------------------------------------------
+
+def stats_env(env: dict[str, str]) -> dict[str, str]:
+    """A migrated database holding a week of acme's activity, and the example config."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.config import load_config
+    from bot.tenants import register_tenants
+    from storage.db import transaction
+    from tests.bot.kpi_rows import Rows
+
+    runner.invoke(app, ["db", "upgrade"], env=env)
+    engine = build_engine(env["HIREBRIDGE_DATABASE_URL"])
+    register_tenants(engine, load_config(EXAMPLE))
+    now = datetime.now(UTC)
+    with transaction(engine) as s:
+        acme = Rows(s)
+        jane = acme.candidate("Jane", "Doe", ats="p1", created=now - timedelta(days=40), keys=("email",),
+                              source="linkedin:export")
+        acme.exported(jane, now - timedelta(days=3), reviewed=now - timedelta(days=2))
+        acme.sync(now - timedelta(days=3), now - timedelta(days=3) + timedelta(seconds=12))
+        acme.audit(now - timedelta(days=2), "slack:U0OLU", "command.stats")
+    engine.dispose()
+    return {**env, "HIREBRIDGE_CONFIG": str(EXAMPLE)}
+
+
+def test_stats_prints_each_tenants_kpis(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.cli_support import console
+
+    monkeypatch.setattr(console, "width", 400)  # the console read COLUMNS when it was made: no wrapping here
+    result = runner.invoke(app, ["stats"], env=stats_env(env))
+    assert result.exit_code == 0, result.output
+    assert "Recruiting KPIs, last 30 day(s)" in result.output
+    assert "median 24.0 h, p90 24.0 h — 1 of 1 exported application(s) reviewed" in result.output
+    assert "p50 12.0 s, p95 12.0 s over 1 sync(s)" in result.output
+    assert "100.0% — 1 of 1 LinkedIn-sourced record(s) credited to LinkedIn" in result.output
+    assert ("Adoption: 0.2 command(s) per user per week — 1 command(s) by 1 user(s), 0 refused (install-wide)\n"
+            in result.output)
+    for tenant in ("acme", "northwind", "globex"):
+        assert tenant in result.output
+    assert "no data — no application exported in this period" in result.output  # northwind and globex
+
+
+def test_stats_json_for_one_tenant_over_a_window(env: dict[str, str]) -> None:
+    import json
+
+    seeded = stats_env(env)
+    month = json.loads(runner.invoke(app, ["stats", "--tenant", "acme", "--json"], env=seeded).stdout)
+    day = json.loads(runner.invoke(app, ["stats", "--tenant", "acme", "--days", "1", "--json"], env=seeded).stdout)
+    assert [k["tenant_id"] for k in month] == ["acme"]
+    assert month[0]["review"] == {"exported": 1, "reviewed": 1, "median_hours": 24.0, "p90_hours": 24.0}
+    assert month[0]["duplicates"] == {"records": 1, "found": 0, "percent": 0.0}
+    assert month[0]["adoption"]["commands"] == 1 and month[0]["adoption"]["weeks"] == pytest.approx(30 / 7)
+    assert day[0]["review"] == {"exported": 0, "reviewed": 0, "median_hours": None, "p90_hours": None}
+    assert day[0]["sync_lag"] == {"syncs": 0, "p50_seconds": None, "p95_seconds": None}
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["stats", "--days", "0"], "--days must be 1 or more, not 0"),
+    (["stats", "--tenant", "nobody"], "unknown tenant 'nobody'; configured: acme, northwind, globex"),
+])
+def test_stats_usage_errors_exit_2(argv: list[str], says: str, env: dict[str, str]) -> None:
+    runner.invoke(app, ["db", "upgrade"], env=env)
+    result = runner.invoke(app, argv, env={**env, "HIREBRIDGE_CONFIG": str(EXAMPLE)})
+    assert result.exit_code == 2
+    assert says in result.output
+
+
+def test_dlq_list_on_a_fresh_store(env: dict[str, str]) -> None:
+    empty = runner.invoke(app, ["dlq", "list"], env=env)
+    assert empty.exit_code == 2 and "hirebridge db upgrade" in empty.output, "no schema yet: say what to run"
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    fresh = runner.invoke(app, ["dlq", "list"], env=env)
+    assert fresh.exit_code == 0, fresh.output
+    assert "no dead-lettered items" in fresh.output

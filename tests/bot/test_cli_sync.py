@@ -64,3 +64,41 @@ def test_sync_once_pulls_every_tenant(env: dict[str, str]) -> None:
     result = runner.invoke(app, ["sync", "--once"], env=env)
     assert result.exit_code == 0, result.output
     assert "6 item(s): 6 done" in result.output
+
+
+def test_import_reports_as_failed_only_the_rows_whose_last_attempt_failed(world: World) -> None:
+    from sqlmodel import Session, select
+
+    from bot.domain.csv_rows import parse_candidates_csv
+    from bot.importer import import_csv
+    from bot.sync import SYNC
+    from storage.models import WorkItem
+
+    rows = "".join(f"Flaky{n},Row,,https://www.linkedin.com/in/flaky-{n}-row\n" for n in range(60))
+    parsed = parse_candidates_csv("first_name,last_name,email,linkedin_url\n" + rows, job_id="4401")
+    world.sims.states["greenhouse"].faults.error_rate = 0.5  # many rows fail once, then succeed in the import
+
+    report = import_csv(world.rt, parsed, "acme")
+
+    world.sims.states["greenhouse"].faults.error_rate = 0.0
+    with Session(world.rt.engine) as s:
+        left = {item.payload["prospect"]["source_id"].rsplit(":", 1)[-1]
+                for item in s.exec(select(WorkItem).where(WorkItem.state != "done", WorkItem.kind == SYNC))}
+    failed = [row for row, _ in report.failed]
+    assert len(failed) == len(set(failed)), "a row retried in the import is reported once"
+    assert set(failed) == left, "failed: exactly the rows the worker still has to retry"
+    assert sum(report.outcomes.values()) + len(failed) == 60
+
+
+def test_rows_the_rate_limit_holds_back_are_deferred_not_failed(world: World) -> None:
+    from bot.domain.csv_rows import parse_candidates_csv
+    from bot.importer import import_csv
+
+    rows = "".join(f"Held{n},Back,,https://www.linkedin.com/in/held-{n}-back\n" for n in range(5))
+    parsed = parse_candidates_csv("first_name,last_name,email,linkedin_url\n" + rows, job_id="4401")
+    world.sims.states["greenhouse"].faults.rate_limited_rate = 1.0  # every create answered 429
+
+    report = import_csv(world.rt, parsed, "acme")
+
+    world.sims.states["greenhouse"].faults.rate_limited_rate = 0.0
+    assert (report.deferred, report.failed) == (5, []), "held back, for the worker: nothing failed"

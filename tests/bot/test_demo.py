@@ -24,5 +24,7 @@ def test_demo_runs_every_scene_and_exits_zero() -> None:
                    "Application Review → Recruiter Screen → Phone Screen",
                    "New lead → Phone screen (ats)", "Unmapped ATS stage in Acme",
                    "his answer moved his Greenhouse application to: Recruiter Screen",
-                   "Omar Haddad — Senior Backend Engineer: Recruiter Screen →"):
+                   "Omar Haddad — Senior Backend Engineer: Recruiter Screen →",
+                   "What the bridge did for each tenant", "Time to review", "Source accuracy", "Sync lag",
+                   "Adoption:"):
         assert needle in text, needle

@@ -34,7 +34,7 @@ from storage.models import (
 from storage.proposals import add_proposal
 from tests.bot.slack_client import server as server
 from tests.bot.slack_client import signed_headers
-from tests.bot.world import World
+from tests.bot.world import World, wait_until
 
 pytestmark = pytest.mark.slow
 OPS = "C0ACMEOPS"
@@ -117,12 +117,6 @@ def proposal_row(world: World, pid: int) -> DuplicateProposal:
         return row
 
 
-def wait_for(predicate: Any, what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not predicate():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-
 
 def merge_items(world: World) -> list[WorkItem]:
     with Session(world.rt.engine) as s:
@@ -169,7 +163,7 @@ def test_double_clicks_and_two_workers_merge_once_and_lose_nothing(world: World,
 
     with ThreadPoolExecutor(2) as pool:
         assert list(pool.map(clicked, ["U0OLU", "U0ADA"])) == [200, 200]
-    wait_for(lambda: proposal_row(world, pid).status == ProposalState.MERGING and len(replies(world)) >= 0,
+    wait_until(lambda: proposal_row(world, pid).status == ProposalState.MERGING and len(replies(world)) >= 0,
              "the click was decided")
     time.sleep(0.3)  # the second click's answer (it found the proposal decided) is queued after its ack
     assert len(merge_items(world)) == 1, "one merge, whoever clicked first"
@@ -202,7 +196,7 @@ def test_not_a_duplicate_is_remembered_and_never_proposed_again(world: World, se
     a, b = duplicates(world)
     pid = propose(world, a, b)
     assert click(world, server, DISMISS, pid).status_code == 200
-    wait_for(lambda: proposal_row(world, pid).status == ProposalState.DISMISSED, "dismissed")
+    wait_until(lambda: proposal_row(world, pid).status == ProposalState.DISMISSED, "dismissed")
     with transaction(world.rt.engine) as s:
         again = add_proposal(s, tenant_id="acme", record_a=b, record_b=a, score=1.0, confidence="certain",
                              reasons=[], details={}, origin="scan", now=proposal_row(world, pid).created_at)
@@ -244,7 +238,7 @@ def test_a_lever_merge_archives_the_duplicate_with_a_note(world: World, server: 
     a, b = duplicates(world, "northwind", ("post-nw-platform", "post-nw-sre"))
     pid = propose(world, a, b, "northwind")
     assert click(world, server, MERGE_INTO_A, pid, channel="C0NWOPS").status_code == 200
-    wait_for(lambda: len(merge_items(world)) == 1, "the merge was queued")
+    wait_until(lambda: len(merge_items(world)) == 1, "the merge was queued")
     settle(world)
     assert proposal_row(world, pid).status == ProposalState.MERGED
     people = {p.person_id: p for p in world.people("northwind")}
@@ -276,7 +270,7 @@ def test_a_scan_nobody_asked_for_proposes_to_ops_once_and_skips_dismissed_pairs(
         (row,) = s.exec(select(DuplicateProposal)).all()
     assert {row.record_a, row.record_b} == {a, b} and row.posted and replies(world) == []
     assert click(world, server, DISMISS, row.id or 0).status_code == 200
-    wait_for(lambda: proposal_row(world, row.id or 0).status == ProposalState.DISMISSED, "dismissed")
+    wait_until(lambda: proposal_row(world, row.id or 0).status == ProposalState.DISMISSED, "dismissed")
     scans.request(ScanRequest(tenant_id="acme", request_key="scheduled:2"))
     world.drain()
     with Session(world.rt.engine) as s:
@@ -287,7 +281,7 @@ def test_a_merge_the_ats_refuses_is_kept_as_failed_and_says_so(world: World, ser
     _, b = duplicates(world)
     pid = propose(world, b, "99999999")  # someone deleted record B in Greenhouse since the scan
     assert click(world, server, MERGE_INTO_B, pid).status_code == 200
-    wait_for(lambda: len(merge_items(world)) == 1, "the merge was queued")
+    wait_until(lambda: len(merge_items(world)) == 1, "the merge was queued")
     settle(world)
     row = proposal_row(world, pid)
     assert row.status == ProposalState.FAILED and "99999999" in (row.error or "")

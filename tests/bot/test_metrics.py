@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
+from bot.stage_events import STAGE_ALERT
 from bot.web import create_web_app
 from integrations.sandbox.server import RunningServer
 from storage.db import transaction
 from storage.health import count_requests, record_failure, record_success
 from storage.incidents import open_incident
-from storage.models import WorkItem, WorkState, table
+from storage.models import OutboxMessage, OutboxState, WorkItem, WorkState, table, utcnow
+from storage.outbox import add_message
 from storage.queue import enqueue
 from tests.conftest import Database
 
@@ -60,3 +62,35 @@ def test_metrics_show_the_queue_health_budget_and_incidents(db: Database,
                                               ("tenant", "acme"))] == 42
     assert figures["hirebridge_open_incidents"] == {(("integration", ""), ("kind", "backlog"),
                                                      ("tenant", "acme")): 1.0}
+
+
+def test_alert_latency_is_the_last_hour_of_posted_stage_alerts(db: Database,
+                                                              serve: Callable[..., RunningServer]) -> None:
+    now = utcnow()
+    with transaction(db.engine) as s:
+        # posted within the hour: 1 s … 10 s from queued to posted; an older one and a non-alert are left out
+        for n in range(1, 11):
+            queued = now - timedelta(minutes=30)
+            add_message(s, dedupe_key=f"alert:{n}", channel="C1", payload={"text": "x"}, now=queued,
+                        batch=STAGE_ALERT)
+            s.execute(update(table(OutboxMessage)).where(table(OutboxMessage).c.dedupe_key == f"alert:{n}")
+                      .values(state=OutboxState.SENT, sent_at=queued + timedelta(seconds=n)))
+        add_message(s, dedupe_key="old", channel="C1", payload={"text": "x"}, now=now - timedelta(hours=3),
+                    batch=STAGE_ALERT)
+        add_message(s, dedupe_key="report", channel="C1", payload={"text": "x"}, now=now - timedelta(minutes=5))
+        s.execute(update(table(OutboxMessage)).where(table(OutboxMessage).c.dedupe_key.in_(["old", "report"]))
+                  .values(state=OutboxState.SENT, sent_at=now - timedelta(minutes=1)))
+        s.execute(update(table(OutboxMessage)).where(table(OutboxMessage).c.dedupe_key == "old")
+                  .values(sent_at=now - timedelta(hours=2)))
+    figures = scrape(serve(create_web_app(db.engine), "web"))
+    assert figures["hirebridge_alert_latency_seconds_count"] == {(): 10.0}
+    assert figures["hirebridge_alert_latency_seconds_sum"] == {(): 55.0}
+    assert figures["hirebridge_alert_latency_seconds"] == {(("quantile", "0.5"),): 6.0,
+                                                          (("quantile", "0.95"),): 10.0}
+
+
+def test_alert_latency_without_any_alert_has_no_quantiles(db: Database,
+                                                           serve: Callable[..., RunningServer]) -> None:
+    figures = scrape(serve(create_web_app(db.engine), "web"))
+    assert figures["hirebridge_alert_latency_seconds_count"] == {(): 0.0}
+    assert "hirebridge_alert_latency_seconds" not in figures

@@ -74,8 +74,9 @@ def test_a_failed_occurrence_is_recorded_and_the_next_one_runs(db: Database) -> 
 @pytest.mark.slow
 def test_the_pull_queues_each_tenants_work_once_per_occurrence(world: World) -> None:
     rt = world.rt
-    jobs = {j.id: j for j in scheduled_jobs(rt.app_config(), rt.engine, mirror=rt.mirror(), inmail=rt.inmail(),
-                                            scans=rt.duplicate_scans())}
+    jobs = {j.id: j for j in scheduled_jobs(rt.app_config(), rt.engine, rt.scheduled_work())}
+    assert set(jobs) == {"sync.pull", "dedupe.scan", "ops.watch", "queue.reclaim", "dlq.sweep", "tokens.refresh",
+                         "retention.purge", "digest.weekly"}, "a worker runs every job of the issue"
     due = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     jobs["sync.pull"].run(due)
     jobs["sync.pull"].run(due)  # even a second run of one occurrence queues nothing more

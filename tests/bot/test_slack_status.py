@@ -1,4 +1,4 @@
-"""`/candidate status` and `/candidate mapping` through the real server, for ops."""
+"""`/candidate status`, `mapping`, `dedupe` and `stats` through the real server, for ops."""
 
 from __future__ import annotations
 
@@ -105,3 +105,26 @@ def test_dedupe_of_a_clean_tenant_says_so(world: World, server: RunningServer) -
     world.drain()
     world.relay()
     assert "No duplicates" in str(wait_for_response(world)[0])
+
+
+def test_stats_answers_the_tenants_kpis_over_the_last_30_days(world: World, server: RunningServer) -> None:
+    world.export("acme", [JANE], job="4401")
+    world.drain()
+    answer = post(server, slash(world, "stats", user="U0OLU", channel="C0ACMEOPS"))
+    assert "Working on `/candidate stats`" in answer.text
+    text = str(wait_for_response(world)[0])
+    assert "Recruiting KPIs for Acme, last 30 days" in text
+    assert "*Time to review*: no data — none of 1 exported application(s) reviewed yet" in text
+    assert "*Duplicates prevented at import*: 0 of 1 import(s) linked to an existing record" in text
+    assert "*Source accuracy*: 100.0% — 1 of 1 LinkedIn-sourced record(s) credited to LinkedIn" in text
+    assert "over 1 sync(s)" in text
+    # the command itself is audited before it is answered: 1 command by 1 user over 30/7 weeks
+    assert "*Adoption*: 0.2 command(s) per user per week — 1 command(s) by 1 user(s), 0 refused" in text
+    post(server, slash(world, "stats globex", user="U0OLU", channel="C0ACMEOPS"))
+    globex = str(wait_for_response(world, 2)[1])
+    assert "Recruiting KPIs for Globex, last 30 days" in globex
+    assert "*Time to review*: no data — no application exported in this period" in globex
+    assert "0.5 command(s) per user per week — 2 command(s) by 1 user(s), 0 refused" in globex
+    refused = post(server, slash(world, "stats", user="U0RAE"))
+    assert "`/candidate stats` is for ops and above" in refused.text
+    assert audit(world, 3) == ["command.stats", "command.stats", "command.stats.refused"]

@@ -130,3 +130,50 @@ def test_two_items_for_one_person_never_both_create(world: World) -> None:
     outcomes = [o for o in world.drain() if o.item.kind == SYNC]
     assert [o.state for o in outcomes] == [WorkState.DONE], "the waiting item took the sync over"
     assert len([p for p in world.people("acme") if p.first_name == "Person7"]) == 1
+
+
+def listings(world: World) -> int:
+    """Reconcile listings Greenhouse answered (`GET /v3/candidates?updated_at…`) since the recorder was cleared."""
+    return sum(1 for r in world.sims.states["greenhouse"].recorder.items()
+               if r.method == "GET" and r.path == "/v3/candidates" and "updated_at" in r.query and r.status == 200)
+
+
+def retry_later(world: World) -> None:
+    world.rt.queue.clock = lambda: utcnow() + timedelta(minutes=10)
+    world.drain()
+    world.rt.queue.clock = utcnow
+
+
+def test_one_reconcile_listing_answers_for_every_create_that_failed_before_it(world: World) -> None:
+    before = len(world.people("acme"))
+    faults = world.sims.states["greenhouse"].faults
+    enqueue(world, "acme", [prospect(n) for n in range(5)])
+    faults.error_rate = 1.0  # each create may or may not have happened: each retry must look first
+    world.drain()
+    faults.error_rate = 0.0
+    world.sims.states["greenhouse"].recorder.clear()
+
+    retry_later(world)
+
+    assert sync_states(world) == {"done": 5}
+    assert listings(world) == 1, "one listing began after every failed create ended: it answers for all five"
+    assert len(world.people("acme")) == before + 5
+
+
+def test_a_create_the_rate_limit_refused_is_retried_without_a_listing(world: World) -> None:
+    before = len(world.people("acme"))
+    faults = world.sims.states["greenhouse"].faults
+    enqueue(world, "acme", [prospect(1)])
+    faults.rate_limited_rate = 1.0  # a 429: Greenhouse did not process the create
+    world.drain()
+    faults.rate_limited_rate = 0.0
+    with Session(world.rt.engine) as s:
+        (row,) = s.exec(select(Candidate).where(Candidate.first_name == "Person1")).all()
+    assert row.intent_at is None, "nothing was created, so nothing to reconcile"
+    world.sims.states["greenhouse"].recorder.clear()
+
+    retry_later(world)
+
+    assert sync_states(world) == {"done": 1}
+    assert listings(world) == 0
+    assert len(world.people("acme")) == before + 1

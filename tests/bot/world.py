@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,7 +63,7 @@ class World:
                 "HIREBRIDGE_SLACK_API_URL": f"{self.sims.url('slack')}/api/"}
 
     def worker(self) -> Worker:
-        return Worker(self.rt.engine, self.rt.queue, handlers_for(self.rt), name="test-worker")
+        return self.rt.worker(handlers_for(self.rt), name="test-worker")
 
     def drain(self) -> list[Outcome]:
         return self.worker().drain()
@@ -105,3 +106,11 @@ def sync_states(world: World) -> Counter[str]:
 
 def now_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def wait_until(predicate: Callable[[], object], what: str, seconds: float = 30.0) -> None:
+    """Poll `predicate` until it holds; fail naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
