@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from integrations.sandbox.server import RunningServer, serve_in_thread
 from storage.db import build_engine
@@ -89,9 +90,26 @@ def _postgres_database() -> Iterator[Database]:
         yield Database(POSTGRES_URL, schema, engine)
     finally:
         engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        _drop_schema(admin, schema)
         admin.dispose()
+
+
+def _drop_schema(admin: Engine, schema: str) -> None:
+    """Drop a test's schema; a connection the test left holding a lock in it (a thread or process still
+    running after a failure) is ended rather than waited on for ever."""
+    for _ in range(5):
+        try:
+            with admin.begin() as conn:
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            return
+        except OperationalError:  # lock_not_available
+            with admin.begin() as conn:
+                conn.exec_driver_sql(
+                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l"
+                    " JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = %(schema)s AND l.pid <> pg_backend_pid()", {"schema": schema})
+    raise RuntimeError(f"could not drop test schema {schema}")
 
 
 BACKENDS = [
