@@ -23,6 +23,8 @@ REGISTRY: dict[str, str] = {
     "slack_ack": "bench.slack_ack",
     "alerts": "bench.alerts",
     "dedupe": "bench.dedupe",
+    "bulk": "bench.bulk",
+    "memory": "bench.memory",
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

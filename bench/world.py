@@ -149,8 +149,7 @@ class Bridge:
             return Counter({str(kind): int(n) for kind, n in conn.execute(query).all()})
 
     def _worker(self, on_outcome: OnOutcome) -> Worker:
-        return Worker(self.rt.engine, self.rt.queue, handlers_for(self.rt), name="bench-worker",
-                      on_outcome=on_outcome)
+        return self.rt.worker(handlers_for(self.rt), name="bench-worker", on_outcome=on_outcome)
 
     def dead_items(self) -> int:
         return self.rt.queue.counts()[WorkState.DEAD]
