@@ -129,4 +129,8 @@ def create_web_app(engine: Engine, *, exports: Exports | None = None, slack: App
             Route("/webhooks/greenhouse/{tenant}", greenhouse_webhook, methods=["POST"]),
             Route("/webhooks/lever/{tenant}", lever_webhook, methods=["POST"]),
         ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    # A tenant ending in an encoded slash ("acme%2F") decodes to a path no route takes; Starlette would answer a
+    # 307 to the path without it. Webhook senders do not follow redirects on POST: a plain 404 says what is wrong.
+    app.router.redirect_slashes = False
+    return app
