@@ -17,14 +17,16 @@ from sqlmodel import Session
 from bot.config_model import AppConfig, Tenant
 from bot.similar import refresh_blocks
 from bot.sync import person_keys
-from integrations.ats import AtsClient, AtsPerson
+from integrations.ats import AtsClient, AtsPerson, batches
 from storage.candidates import add_keys, first_owner, read_cursor, upsert_application, write_cursor
+from storage.db import transaction
 from storage.models import Candidate, IdentityKind, utcnow
 from storage.queue import Claimed, Priority, enqueue
 
 MIRROR = "ats.mirror"
 CURSOR = "ats_mirror"
 OVERLAP = timedelta(minutes=2)  # re-read a little: the ATS's clock and ours disagree, and re-reading is idempotent
+CHUNK = 200  # people absorbed per transaction: a few hundred milliseconds of the write lock at most
 
 
 @dataclass
@@ -50,13 +52,23 @@ class Mirror:
         self.pull(session, self.config.tenant(item.payload["tenant"]))
 
     def pull(self, session: Session, tenant: Tenant) -> MirrorReport:
-        """Absorb every person changed since the last pull; the cursor moves in the same transaction."""
+        """Absorb every person changed since the last pull; the cursor moves in `session`, after the last one.
+
+        No transaction is open while the ATS is read. The people are absorbed a chunk at a time, each chunk in a
+        short transaction of its own, between pages. On SQLite a transaction holds the only write lock, and a pull
+        of thousands of changed people used to hold it past the busy timeout of every other writer (the web
+        app's inbox among them). Absorbing is idempotent, so chunks written before a crash are simply read again,
+        because the cursor has not moved. `session` must not have begun yet (a worker's item session has not).
+        """
         started = self.clock()
-        cursor = read_cursor(session, tenant.id, CURSOR)
+        with Session(self.engine) as s:
+            cursor = read_cursor(s, tenant.id, CURSOR)
         since = datetime.fromisoformat(cursor) - OVERLAP if cursor else None
         report = MirrorReport()
-        for person in self.ats_for(tenant.id).changed_since(since):
-            self._absorb(session, tenant, person, report)
+        for chunk in batches(self.ats_for(tenant.id).changed_since(since), CHUNK):
+            with transaction(self.engine) as s:
+                for person in chunk:
+                    self._absorb(s, tenant, person, report)
         write_cursor(session, tenant.id, CURSOR, started.isoformat())
         if report.seen and self.on_synced is not None:
             self.on_synced(session, tenant.id)

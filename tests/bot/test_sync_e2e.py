@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
+import bot.mirror as mirror_module
 from bot.domain.identity import find_linkedin_urls, normalize_linkedin_url
 from bot.domain.prospect import Prospect
-from integrations.ats import AtsPerson, NewCandidate
+from bot.mirror import Mirror
+from integrations.ats import AtsClient, AtsPerson, NewCandidate
+from storage.candidates import read_cursor, write_cursor
+from storage.db import build_engine, transaction
 from storage.models import AttentionItem, Candidate, Note, utcnow
 from tests.bot.world import SEATS, World, now_ms
+from tests.conftest import Database
 
 pytestmark = pytest.mark.slow
 
@@ -201,3 +208,49 @@ def test_a_reply_stub_adds_contact_details_to_the_known_person(world: World) -> 
     with Session(world.rt.engine) as s:
         (item,) = s.exec(select(AttentionItem)).all()
     assert item.detail["first_name"] == "Stranger" and "choose a job" in item.reason
+
+
+class WritesMidListing:
+    """The tenant's real ATS adapter; another writer writes each time the listing yields a person."""
+
+    def __init__(self, ats: AtsClient, write: Callable[[], None]) -> None:
+        self.ats, self.write = ats, write
+
+    def changed_since(self, since: datetime | None, *, applications: bool = True) -> Iterator[AtsPerson]:
+        for person in self.ats.changed_since(since, applications=applications):
+            self.write()
+            yield person
+
+
+def test_mirror_pull_leaves_the_database_writable_while_it_reads_the_ats(
+        world: World, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer (the web app's inbox, say) waiting at most 1 s is never kept out by a pull reading pages
+    of people: on SQLite the pull holds the only write lock for a chunk's writes, never across an ATS request."""
+    monkeypatch.setattr(mirror_module, "CHUNK", 2)  # several chunks, so the writer runs between them too
+    other = build_engine(db.url, schema=db.schema)
+    if db.backend == "sqlite":
+        event.listen(other, "connect", lambda conn, _: conn.execute("PRAGMA busy_timeout=1000"))
+    writes: list[int] = []
+
+    def write() -> None:
+        with transaction(other) as s:
+            write_cursor(s, "acme", "another_writer", str(len(writes)))
+        writes.append(1)
+
+    ats = world.rt.connections().ats_adapter("acme")
+    for n in range(5):
+        ats.create_candidate(NewCandidate(first_name="Pat", last_name=f"Reader{n}", job_id="4401",
+                                          emails=(f"pat.reader{n}@example.com",)))
+    mirror = Mirror(engine=world.rt.engine, config=world.rt.app_config(),
+                    ats_for=lambda tenant: WritesMidListing(ats, write))
+    try:
+        with Session(world.rt.engine) as s, s.begin():
+            report = mirror.pull(s, world.rt.app_config().tenant("acme"))
+    finally:
+        other.dispose()
+    everyone = len(world.people("acme"))
+    assert everyone == 5 and report.seen == everyone == len(writes)
+    with Session(world.rt.engine) as s:
+        assert read_cursor(s, "acme", "ats_mirror") is not None
+        ids = s.exec(select(Candidate.ats_candidate_id).where(Candidate.tenant_id == "acme")).all()
+        assert len(set(ids) - {None}) == everyone
