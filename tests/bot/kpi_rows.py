@@ -7,9 +7,14 @@ from datetime import datetime
 from itertools import count
 from typing import Any
 
+import pytest
 from sqlmodel import Session
 
+from bot.config import load_config
+from bot.config_model import AppConfig
+from bot.demo.script import EXAMPLE_CONFIG
 from bot.sync import IMPORT_MATCHED, SYNC
+from bot.tenants import register_tenants
 from storage.models import (
     Application,
     AuditEntry,
@@ -20,8 +25,17 @@ from storage.models import (
     WorkItem,
     WorkState,
 )
+from tests.conftest import Database
 
 _ids = count(1)
+
+
+@pytest.fixture
+def config(db: Database) -> AppConfig:
+    """The example configuration, its tenants registered in the test's database (KPI and digest tests)."""
+    config = load_config(EXAMPLE_CONFIG)
+    register_tenants(db.engine, config)
+    return config
 
 
 @dataclass

@@ -8,27 +8,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from bot.config import load_config
 from bot.config_model import AppConfig
-from bot.demo.script import EXAMPLE_CONFIG
 from bot.digest import WeeklyDigest, week_of
 from bot.kpis import compute_kpis
-from bot.tenants import register_tenants
 from storage.db import transaction
 from storage.models import KpiSnapshot, OutboxMessage
 from tests.bot.kpi_rows import Rows
+from tests.bot.kpi_rows import config as config  # the example config, its tenants registered
 from tests.conftest import Database
 
 WEEK1 = datetime(2024, 3, 4, tzinfo=UTC)  # a Monday: the first week reported starts here
 DUE1, DUE2 = WEEK1 + timedelta(days=7), WEEK1 + timedelta(days=14)
 H = timedelta(hours=1)
-
-
-@pytest.fixture
-def config(db: Database) -> AppConfig:
-    config = load_config(EXAMPLE_CONFIG)
-    register_tenants(db.engine, config)
-    return config
 
 
 def seed(db: Database) -> None:

@@ -7,9 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session
 
-from bot.config import load_config
 from bot.config_model import AppConfig
-from bot.demo.script import EXAMPLE_CONFIG
 from bot.kpis import (
     Adoption,
     Completeness,
@@ -23,10 +21,10 @@ from bot.kpis import (
     describe,
     percentile,
 )
-from bot.tenants import register_tenants
 from storage.db import transaction
 from storage.models import IdentityKind, WorkState
 from tests.bot.kpi_rows import Rows
+from tests.bot.kpi_rows import config as config  # the example config, its tenants registered
 from tests.bot.world import World
 from tests.conftest import Database
 
@@ -35,13 +33,6 @@ UNTIL = SINCE + timedelta(days=7)
 H = timedelta(hours=1)
 EMAIL, PHONE, LINKEDIN, MEMBER = (IdentityKind.EMAIL.value, IdentityKind.PHONE.value, IdentityKind.LINKEDIN.value,
                                   IdentityKind.LINKEDIN_MEMBER.value)
-
-
-@pytest.fixture
-def config(db: Database) -> AppConfig:
-    config = load_config(EXAMPLE_CONFIG)
-    register_tenants(db.engine, config)
-    return config
 
 
 def seed_week(db: Database) -> None:
