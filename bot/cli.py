@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import threading
 from datetime import timedelta
@@ -14,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.cli_support import close_runtimes, console, err, loaded, runtime
+from bot.cli_support import close_runtimes, console, err, loaded, runtime, stop_on_signals
 
 app = typer.Typer(help="HireBridge: LinkedIn Recruiter ↔ ATS sync, run from Slack.", no_args_is_help=True,
                   add_completion=False, rich_markup_mode=None)
@@ -105,9 +104,7 @@ def worker(
     rt = runtime()
     rt.queue.lease = rt.outbox.lease = timedelta(seconds=lease)
     handlers = handlers_for(loaded(rt))
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     notifier = Notifier(rt.outbox, rt.slack())
     relay = threading.Thread(target=notifier.run, args=(stop, poll), name="outbox-relay", daemon=True)
     relay.start()
@@ -156,10 +153,7 @@ def sandbox(
         for name, value in env.items():
             console.print(f"  export {name}={value}", highlight=False, soft_wrap=True)
     console.print("Ctrl-C to stop.")
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
+    stop_on_signals().wait()
     sims.stop()
 
 

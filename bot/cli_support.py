@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 
 import typer
 from rich.console import Console
@@ -66,3 +68,21 @@ def not_landed(command: str, capability: str) -> None:
     err.print(f"hirebridge {command}: not available yet — {capability} has not landed in this version.",
               soft_wrap=True)
     raise typer.Exit(2)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM, for a main thread that polls or waits on it.
+
+    The handler does not set the event itself. A handler runs in the main thread between two bytecodes, and
+    when that thread is inside `stop.wait()` holding the event's lock, `stop.set()` waits on that lock for ever:
+    a worker idling between polls then never stopped. A short thread of its own sets the event as soon as the
+    main thread lets go of the lock.
+    """
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        threading.Thread(target=stop.set, name="stop-signal", daemon=True).start()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    return stop

@@ -43,19 +43,22 @@ def start(env: dict[str, str], log: Path, *, scheduler: bool) -> subprocess.Pope
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, stdout=out,
                                 stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONPATH": str(ROOT), **env, "HIREBRIDGE_LOG_LEVEL": "INFO"})
+                                env={**os.environ, "PYTHONPATH": str(ROOT), **env, "HIREBRIDGE_LOG_LEVEL": "INFO",
+                                     "PYTHONFAULTHANDLER": "1"})
 
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         proc.send_signal(signal.SIGTERM)  # finish the item in hand, then stop
+    stuck = []
     for proc in procs:
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            stuck.append(proc.args)
+            proc.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack goes to its log
             proc.wait()
-            raise
+    assert not stuck, f"still running a minute after SIGTERM (stacks in their logs): {stuck}"
 
 
 @pytest.mark.parametrize("db", [b for b in BACKENDS if b.id == "postgres"], indirect=True)  # as the issue asks
